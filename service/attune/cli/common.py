@@ -1,0 +1,89 @@
+"""Helpers shared by commands: server options, output, running uvicorn in-process."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Generator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import uvicorn
+from fastapi import FastAPI
+
+from attune.settings import Settings
+
+if TYPE_CHECKING:
+    Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]  # noqa: SLF001
+
+
+def add_server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on (0: any free)")
+    parser.add_argument("--data-dir", type=Path, default=None, help="where the database lives")
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, object] = {"host": args.host, "port": args.port}
+    if args.data_dir is not None:
+        overrides["data_dir"] = args.data_dir
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def say(line: str = "") -> None:
+    """Write a line for the user on stdout (logs go to stderr)."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def http_base(host: str, port: int) -> str:
+    """A URL base that reaches the server from this machine."""
+    if host in ("0.0.0.0", ""):  # noqa: S104 - mapping a wildcard bind to a reachable address
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+class EmbeddedServer(uvicorn.Server):
+    """uvicorn in our event loop; the command, not uvicorn, owns the signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+    def bound_port(self) -> int:
+        """The port actually bound (useful with ``--port 0``)."""
+        for server in self.servers:
+            for sock in server.sockets:
+                port: int = sock.getsockname()[1]
+                return port
+        raise RuntimeError("server has no listening socket")
+
+
+async def start_server(
+    app: FastAPI, settings: Settings
+) -> tuple[EmbeddedServer, asyncio.Task[None]]:
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_config=None, ws_max_size=1 << 20
+    )
+    server = EmbeddedServer(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("server stopped during startup")
+        await asyncio.sleep(0.02)
+    return server, task
+
+
+def stop_event() -> asyncio.Event:
+    """An event set by Ctrl-C or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop

@@ -1,0 +1,1 @@
+"""The collector's I/O: the uplink to the service (with its outbox)."""

@@ -1,0 +1,56 @@
+"""The one exception tree of Attune.
+
+    AttuneError
+    ├── PayloadError            a BLE payload that is not a valid Heart Rate Measurement
+    ├── ProtocolError           a wire message that breaks protocol v1 (carries a close code)
+    ├── AuthError               a missing, wrong, expired or out-of-scope token
+    ├── NotFoundError           a session, participant or client that does not exist
+    ├── ConfigError             settings that cannot work
+    └── CollectorError          a strap or adapter problem, with advice for the user
+
+Foreign exceptions are translated at the boundary with ``raise ... from exc``; anything else
+escaping a pure function is a bug.
+"""
+
+
+class AttuneError(Exception):
+    """Base of every error Attune raises on purpose."""
+
+
+class PayloadError(AttuneError):
+    """A Heart Rate Measurement (0x2A37) payload that cannot be decoded."""
+
+    def __init__(self, reason: str, payload: bytes) -> None:
+        super().__init__(f"{reason} (payload {payload.hex() or 'empty'})")
+        self.reason = reason
+        self.payload = payload
+
+
+class ProtocolError(AttuneError):
+    """A wire message that breaks the protocol; ``code`` is the websocket close code to use."""
+
+    def __init__(self, reason: str, *, code: int = 1008) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+
+
+class AuthError(AttuneError):
+    """A missing, malformed, expired or out-of-scope credential."""
+
+
+class NotFoundError(AttuneError):
+    """A referenced entity does not exist."""
+
+
+class ConfigError(AttuneError):
+    """Settings that cannot work together."""
+
+
+class CollectorError(AttuneError):
+    """A problem with a strap or the Bluetooth adapter, with advice for the user."""
+
+    def __init__(self, message: str, *, advice: str) -> None:
+        super().__init__(f"{message}. {advice}")
+        self.message = message
+        self.advice = advice

@@ -1,0 +1,31 @@
+"""The pure session pipeline: recorded input in, live events out.
+
+decode -> beat timeline -> rolling metrics, per participant. Live ingest and replay feed the
+same recorded inputs through this code, so a replay reproduces what was shown live.
+"""
+
+from attune.pipeline.events import (
+    BatteryEvent,
+    BeatEvent,
+    GapEvent,
+    LinkEvent,
+    LinkState,
+    MetricsEvent,
+    PayloadRejected,
+    PipelineEvent,
+    QualityEvent,
+)
+from attune.pipeline.session import SessionPipeline
+
+__all__ = [
+    "BatteryEvent",
+    "BeatEvent",
+    "GapEvent",
+    "LinkEvent",
+    "LinkState",
+    "MetricsEvent",
+    "PayloadRejected",
+    "PipelineEvent",
+    "QualityEvent",
+    "SessionPipeline",
+]

@@ -1,0 +1,78 @@
+"""What the session pipeline emits; the API turns these into live wire messages."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from attune.hrv.engine import MetricsSnapshot
+from attune.sensor.timeline import Beat, Gap, GapCause
+
+
+class LinkState(enum.StrEnum):
+    """States of a collector's link to its strap (collector link state machine)."""
+
+    SCANNING = "scanning"
+    CONNECTING = "connecting"
+    STREAMING = "streaming"
+    BACKOFF = "backoff"
+    LOST = "lost"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class BeatEvent:
+    participant_id: str
+    beat: Beat
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsEvent:
+    participant_id: str
+    snapshot: MetricsSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class GapEvent:
+    participant_id: str
+    gap: Gap
+
+
+@dataclass(frozen=True, slots=True)
+class QualityEvent:
+    """Signal quality changed: skin contact, or a gap opened or closed."""
+
+    participant_id: str
+    t_s: float
+    contact: bool | None
+    gap_open: GapCause | None
+
+
+@dataclass(frozen=True, slots=True)
+class LinkEvent:
+    participant_id: str
+    t_s: float
+    state: LinkState
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BatteryEvent:
+    participant_id: str
+    t_s: float
+    level_pct: int
+
+
+@dataclass(frozen=True, slots=True)
+class PayloadRejected:
+    """A notification that could not be decoded; recorded and counted, never fatal."""
+
+    participant_id: str
+    t_s: float
+    reason: str
+    rejected_total: int
+
+
+PipelineEvent = (
+    BeatEvent | MetricsEvent | GapEvent | QualityEvent | LinkEvent | BatteryEvent | PayloadRejected
+)

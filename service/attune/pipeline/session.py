@@ -1,0 +1,88 @@
+"""Per-session composition of the pure stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from attune.errors import PayloadError
+from attune.hrv.engine import EngineConfig, ParticipantEngine
+from attune.pipeline.events import (
+    BatteryEvent,
+    BeatEvent,
+    GapEvent,
+    LinkEvent,
+    LinkState,
+    MetricsEvent,
+    PayloadRejected,
+    PipelineEvent,
+    QualityEvent,
+)
+from attune.sensor.hrm import parse_hrm
+from attune.sensor.timeline import BeatTimeline, GapCause, TimelineUpdate
+
+
+@dataclass(slots=True)
+class _Participant:
+    timeline: BeatTimeline
+    engine: ParticipantEngine
+    contact: bool | None = None
+    gap_open: GapCause | None = None
+    rejected_total: int = 0
+
+
+@dataclass(slots=True)
+class SessionPipeline:
+    """Feeds one session's recorded input through the pure stages.
+
+    Times are session seconds (arrival time minus session start), supplied by the caller.
+    """
+
+    engine_config: EngineConfig = field(default_factory=EngineConfig)
+    _participants: dict[str, _Participant] = field(default_factory=dict)
+
+    def notification(self, participant_id: str, t_s: float, payload: bytes) -> list[PipelineEvent]:
+        """One Heart Rate Measurement notification that arrived at session time ``t_s``."""
+        p = self._participant(participant_id)
+        try:
+            hrm = parse_hrm(payload)
+        except PayloadError as exc:
+            p.rejected_total += 1
+            return [PayloadRejected(participant_id, t_s, exc.reason, p.rejected_total)]
+        return self._apply(participant_id, p, p.timeline.feed(hrm, t_s), t_s)
+
+    def link(
+        self, participant_id: str, t_s: float, state: LinkState, reason: str | None
+    ) -> list[PipelineEvent]:
+        """A link state change reported by the participant's collector."""
+        p = self._participant(participant_id)
+        events: list[PipelineEvent] = [LinkEvent(participant_id, t_s, state, reason)]
+        if state is not LinkState.STREAMING:
+            events += self._apply(participant_id, p, p.timeline.link_lost(t_s), t_s)
+        return events
+
+    def battery(self, participant_id: str, t_s: float, level_pct: int) -> list[PipelineEvent]:
+        """A battery reading from the participant's strap."""
+        self._participant(participant_id)
+        return [BatteryEvent(participant_id, t_s, level_pct)]
+
+    def _participant(self, participant_id: str) -> _Participant:
+        if participant_id not in self._participants:
+            self._participants[participant_id] = _Participant(
+                BeatTimeline(), ParticipantEngine(self.engine_config)
+            )
+        return self._participants[participant_id]
+
+    def _apply(
+        self, participant_id: str, p: _Participant, update: TimelineUpdate, t_s: float
+    ) -> list[PipelineEvent]:
+        events: list[PipelineEvent] = []
+        for gap in update.gaps:
+            p.engine.add_gap(gap)
+            events.append(GapEvent(participant_id, gap))
+        if (update.contact, update.gap_open) != (p.contact, p.gap_open):
+            p.contact, p.gap_open = update.contact, update.gap_open
+            events.append(QualityEvent(participant_id, t_s, p.contact, p.gap_open))
+        for beat in update.beats:
+            events.append(BeatEvent(participant_id, beat))
+            events.append(MetricsEvent(participant_id, p.engine.add_beat(beat)))
+        return events

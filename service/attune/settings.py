@@ -1,0 +1,66 @@
+"""Service settings, read from ``ATTUNE_*`` environment variables and built once per app.
+
+Settings are passed explicitly into ``create_app`` (never imported as a global), so tests
+build their own.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/attune``, else ``~/.local/share/attune``, else ``./attune-data``."""
+    xdg = os.environ.get("XDG_DATA_HOME")
+    if xdg:
+        return Path(xdg) / "attune"
+    home = Path.home()
+    if home.is_dir():
+        return home / ".local" / "share" / "attune"
+    return Path("attune-data")
+
+
+def default_dashboard_dir() -> Path:
+    """The dashboard shipped in the wheel, or the repository's ``dashboard/`` in a checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_dashboard", here.parents[1] / "dashboard"):
+        if candidate.is_dir():
+            return candidate
+    return here.parents[1] / "dashboard"
+
+
+class Settings(BaseSettings):
+    """Everything the service needs to start."""
+
+    model_config = SettingsConfigDict(env_prefix="ATTUNE_", extra="ignore", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = None
+    secret_key: SecretStr | None = None
+    dashboard_dir: Path = Field(default_factory=default_dashboard_dir)
+    live_buffer_messages: int = Field(default=5000, ge=100)
+    subscriber_queue_messages: int = Field(default=1000, ge=10)
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, or one kept in ``data_dir/secret.key`` so links survive restarts."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(32))
+        return path.read_text().strip()
+
+    def resolved_database_url(self) -> str:
+        """The configured URL, or the embedded SQLite database under the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'attune.sqlite3'}"

@@ -1,0 +1,1 @@
+"""Helpers for testing Attune and projects around it: real processes, real browsers."""

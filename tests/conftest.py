@@ -1,0 +1,25 @@
+"""Shared fixtures: real RR data, settings for a throwaway data directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from attune.settings import Settings
+
+DATA = Path(__file__).parent / "data"
+
+
+def load_rr_ms(name: str) -> np.ndarray:
+    """One of the RR fixtures in tests/data/rr, in ms."""
+    path = DATA / "rr" / name
+    if path.suffix == ".csv":
+        return np.loadtxt(path, delimiter=",", skiprows=1, usecols=1)
+    return np.loadtxt(path)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path, secret_key="test-secret-key", port=0)
