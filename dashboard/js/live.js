@@ -1,5 +1,11 @@
 // Live websocket client: authenticates with its first message, resumes after the last seq it
 // applied, and reconnects with capped, jittered backoff when the server goes away.
+// A therapist's page sends no token (its login cookie goes with the handshake); a client
+// link's page sends the token from its URL fragment.
+
+// Refusals that a reconnect cannot fix (docs/protocol.md): error codes and close codes.
+const REFUSED_CODES = new Set(["unauthorized", "forbidden", "not_found"]);
+const FINAL_CLOSE = new Map([[4403, "link revoked"], [4404, "session deleted"]]);
 
 export function backoffDelayMs(attempt, random = Math.random) {
   return random() * Math.min(10000, 250 * 2 ** attempt);
@@ -7,7 +13,8 @@ export function backoffDelayMs(attempt, random = Math.random) {
 
 /**
  * Connects to /live/{session} and calls onMessage for every parsed message.
- * getAfterSeq() tells where to resume; onStatus receives "connecting" | "live" | "offline" | "refused".
+ * token: a link token, or null when signed in. getAfterSeq() tells where to resume;
+ * onStatus receives "connecting" | "live" | "offline" | "refused".
  */
 export function connectLive({ session, token, getAfterSeq, onMessage, onStatus }) {
   let attempt = 0;
@@ -20,11 +27,11 @@ export function connectLive({ session, token, getAfterSeq, onMessage, onStatus }
     onStatus("connecting");
     socket = new WebSocket(url);
     socket.onopen = () => {
-      socket.send(JSON.stringify({ type: "auth", token, after_seq: getAfterSeq() }));
+      socket.send(JSON.stringify({ type: "auth", token: token ?? null, after_seq: getAfterSeq() }));
     };
     socket.onmessage = (event) => {
       const msg = JSON.parse(event.data);
-      if (msg.type === "error" && msg.code === "unauthorized") {
+      if (msg.type === "error" && REFUSED_CODES.has(msg.code)) {
         stopped = true;
         onStatus("refused", msg.reason);
         return;
@@ -33,8 +40,13 @@ export function connectLive({ session, token, getAfterSeq, onMessage, onStatus }
       attempt = 0;
       onMessage(msg);
     };
-    socket.onclose = () => {
+    socket.onclose = (event) => {
       if (stopped) return;
+      if (FINAL_CLOSE.has(event.code)) {
+        stopped = true;
+        onStatus("refused", FINAL_CLOSE.get(event.code));
+        return;
+      }
       onStatus("offline");
       setTimeout(open, backoffDelayMs(attempt++));
     };

@@ -1,4 +1,6 @@
 // Therapist console: both participants' live HR and RMSSD, updated on every beat.
+// The therapist is signed in (login cookie), so the page needs only #session=…; a #token=…
+// (a link token) is still passed on if present.
 import { applyMessage, createState, formatValue, parseFragment } from "./protocol.js";
 import { connectLive } from "./live.js";
 
@@ -50,8 +52,8 @@ function scheduleRender() {
   }
 }
 
-if (!session || !token) {
-  connection.textContent = "this page needs the link printed by attune (with #session=…&token=…)";
+if (!session) {
+  connection.textContent = "this page needs a session link (…#session=…): sign in with the link attune printed";
 } else {
   connectLive({
     session,

@@ -3,8 +3,10 @@
     AttuneError
     ├── PayloadError            a BLE payload that is not a valid Heart Rate Measurement
     ├── ProtocolError           a wire message that breaks protocol v1 (carries a close code)
-    ├── AuthError               a missing, wrong, expired or out-of-scope token
+    ├── AuthError               a missing, wrong, expired or revoked credential
+    ├── ForbiddenError            a valid credential that does not allow this (role or scope)
     ├── NotFoundError           a session, participant or client that does not exist
+    ├── ConflictError           a request that clashes with stored state (a taken name)
     ├── ConfigError             settings that cannot work
     └── CollectorError          a strap or adapter problem, with advice for the user
 
@@ -27,20 +29,30 @@ class PayloadError(AttuneError):
 
 
 class ProtocolError(AttuneError):
-    """A wire message that breaks the protocol; ``code`` is the websocket close code to use."""
+    """A wire message that breaks the protocol; ``code`` is the websocket close code to use
+    and ``error`` the error code a reply names (docs/protocol.md)."""
 
-    def __init__(self, reason: str, *, code: int = 1008) -> None:
+    def __init__(self, reason: str, *, code: int = 1008, error: str = "invalid_message") -> None:
         super().__init__(reason)
         self.reason = reason
         self.code = code
+        self.error = error
 
 
 class AuthError(AttuneError):
-    """A missing, malformed, expired or out-of-scope credential."""
+    """A missing, malformed, expired or revoked credential."""
+
+
+class ForbiddenError(AttuneError):
+    """A valid credential that does not allow the request (wrong role or another session)."""
 
 
 class NotFoundError(AttuneError):
     """A referenced entity does not exist."""
+
+
+class ConflictError(AttuneError):
+    """A request that clashes with what is stored (a taken name, a reused seq)."""
 
 
 class ConfigError(AttuneError):

@@ -43,10 +43,24 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str | None = None
+    # PostgreSQL only: the schema holding Attune's tables (created if missing).
+    database_schema: str | None = None
     secret_key: SecretStr | None = None
     dashboard_dir: Path = Field(default_factory=default_dashboard_dir)
     live_buffer_messages: int = Field(default=5000, ge=100)
     subscriber_queue_messages: int = Field(default=1000, ge=10)
+    # Login cookies get Secure when the request came over https (uvicorn's proxy headers
+    # tell us behind a TLS proxy); True or False forces it.
+    cookie_secure: bool | None = None
+    forwarded_allow_ips: str = "127.0.0.1"
+    # Pages on these origins may also open websockets and write (besides the service's own).
+    allowed_origins: tuple[str, ...] = ()
+    login_ttl_s: float = Field(default=12 * 3600, gt=0)
+    client_link_ttl_s: float = Field(default=12 * 3600, gt=0)
+    reviewer_link_ttl_s: float = Field(default=7 * 24 * 3600, gt=0)
+    # Collector data stamped later than this after a session's end is refused: a strap left
+    # running must not keep recording (data from before the end is still taken).
+    session_end_grace_s: float = Field(default=60.0, ge=0)
 
     def resolved_secret_key(self) -> str:
         """The configured key, or one kept in ``data_dir/secret.key`` so links survive restarts."""

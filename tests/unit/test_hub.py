@@ -1,17 +1,20 @@
-"""The in-memory hub: fan-out by role, resume from a seq, bounded queues that never block."""
+"""The in-memory hub: fan-out by role, resume from a seq, bounded queues that never block,
+dropping only droppable messages, and ending subscriptions that fall too far behind."""
 
 from __future__ import annotations
 
 import asyncio
 
-from attune.hub.memory import LiveItem, MemoryHub
+import pytest
+
+from attune.hub.memory import EndReason, LiveItem, MemoryHub, SubscriptionEnded
 
 THERAPIST = frozenset({"therapist"})
 EVERYONE = frozenset({"therapist", "client"})
 
 
-def item(seq: int, audience: frozenset[str] = EVERYONE) -> LiveItem:
-    return LiveItem(seq, audience, f'{{"seq": {seq}}}')
+def item(seq: int, audience: frozenset[str] = EVERYONE, *, droppable: bool = True) -> LiveItem:
+    return LiveItem(seq, audience, f'{{"seq": {seq}}}', droppable)
 
 
 async def drain(subscription, n: int) -> list[int]:
@@ -22,10 +25,12 @@ async def test_subscribers_get_only_their_audience() -> None:
     hub = MemoryHub()
     therapist = hub.subscribe("s", "therapist", None)
     client = hub.subscribe("s", "client", None)
+    reviewer = hub.subscribe("s", "reviewer", None)
     hub.publish("s", item(1, THERAPIST))
     hub.publish("s", item(2))
     assert await drain(therapist, 2) == [1, 2]
     assert await drain(client, 1) == [2]
+    assert (therapist.pending, client.pending, reviewer.pending) == (0, 0, 0)
 
 
 async def test_resume_replays_buffered_messages_after_the_seq() -> None:
@@ -37,15 +42,58 @@ async def test_resume_replays_buffered_messages_after_the_seq() -> None:
     assert await drain(subscription, 4) == [8, 9, 10, 11]
 
 
-async def test_a_stalled_subscriber_loses_its_oldest_messages_only() -> None:
+async def test_a_resumed_backlog_larger_than_the_queue_arrives_whole() -> None:
+    hub = MemoryHub(buffer_messages=100, queue_messages=10)
+    for seq in range(1, 51):
+        hub.publish("s", item(seq))
+    subscription = hub.subscribe("s", "therapist", after_seq=0)
+    assert await drain(subscription, 50) == list(range(1, 51))
+    assert subscription.dropped == 0
+
+
+async def test_restore_refills_the_resume_buffer() -> None:
+    hub = MemoryHub()
+    hub.publish("s", item(1))
+    hub.restore("s", [item(5), item(6)])
+    assert await drain(hub.subscribe("s", "therapist", after_seq=5), 1) == [6]
+
+
+async def test_a_stalled_subscriber_loses_its_oldest_droppable_messages_only() -> None:
     hub = MemoryHub(queue_messages=10)
     stalled = hub.subscribe("s", "therapist", None)
     reader = hub.subscribe("s", "therapist", None)
     for seq in range(1, 101):
-        hub.publish("s", item(seq))  # never waits, however full the queues are
-        assert (await reader.get()).seq == seq
+        # Every 10th message is a state change, which must not be dropped.
+        hub.publish("s", item(seq, droppable=seq % 10 != 0))
+        assert (await reader.get()).seq == seq  # never waits, however full the others are
+    kept = await drain(stalled, 10)
+    assert kept[:9] == list(range(10, 100, 10))  # every state change, oldest first
+    assert kept[9] == 100
     assert stalled.dropped == 90
-    assert await drain(stalled, 10) == list(range(91, 101))
+    assert stalled.ended is None
+
+
+async def test_a_subscriber_full_of_state_changes_is_ended_not_silently_thinned() -> None:
+    hub = MemoryHub(queue_messages=10)
+    stalled = hub.subscribe("s", "therapist", None)
+    for seq in range(1, 12):
+        hub.publish("s", item(seq, droppable=False))
+    assert stalled.ended is EndReason.OVERFLOW
+    with pytest.raises(SubscriptionEnded) as ended:
+        await stalled.get()
+    assert ended.value.reason is EndReason.OVERFLOW
+    assert await drain(hub.subscribe("s", "therapist", after_seq=0), 11) == list(range(1, 12))
+
+
+async def test_closing_a_session_ends_its_subscriptions_and_forgets_it() -> None:
+    hub = MemoryHub()
+    subscription = hub.subscribe("s", "therapist", None)
+    hub.publish("s", item(1))
+    hub.close("s")
+    with pytest.raises(SubscriptionEnded) as ended:
+        await subscription.get()
+    assert ended.value.reason is EndReason.CLOSED
+    assert hub.subscribe("s", "therapist", after_seq=0).pending == 0
 
 
 async def test_sessions_are_separate() -> None:

@@ -13,14 +13,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from attune import __version__
-from attune.api import ingest, live, routes
+from attune.api import errors, ingest, live, replay
 from attune.api.deps import Clock, Services
+from attune.api.passwords import Passwords
+from attune.api.routes import ROUTERS
 from attune.api.runtime import SessionRuntimes
-from attune.api.tokens import ViewTokens
+from attune.api.tokens import Tokens
 from attune.hub.memory import MemoryHub
 from attune.settings import Settings
-from attune.store.database import open_database
-from attune.store.recording import Recording
+from attune.store import Store
 
 SECURITY_HEADERS = {
     # View tokens travel in URL fragments; never leak a page URL to another site.
@@ -28,6 +29,11 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "default-src 'self'; connect-src 'self'; img-src 'self' data:",
 }
+DESCRIPTION = """Real-time HRV biofeedback for therapy.
+
+Therapists sign in (cookie); client and reviewer links carry a bearer token for one session;
+collectors stream on the `/ingest` websocket; browsers watch on `/live/{session_id}` and
+`/replay/{session_id}`. See docs/api.md, docs/protocol.md and docs/security.md."""
 
 
 async def _security_headers(request: Request, call_next: RequestResponseEndpoint) -> Response:
@@ -36,31 +42,36 @@ async def _security_headers(request: Request, call_next: RequestResponseEndpoint
     return response
 
 
-def create_app(settings: Settings, *, clock: Clock = time.time) -> FastAPI:
+def create_app(
+    settings: Settings, *, clock: Clock = time.time, passwords: Passwords | None = None
+) -> FastAPI:
     """Build the service. The database is opened (and migrated) in the lifespan."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = await open_database(settings.resolved_database_url())
-        recording = Recording(engine)
+        store = await Store.open(settings.resolved_database_url(), schema=settings.database_schema)
         hub = MemoryHub(settings.live_buffer_messages, settings.subscriber_queue_messages)
         app.state.services = Services(
             settings=settings,
-            recording=recording,
+            store=store,
             hub=hub,
-            runtimes=SessionRuntimes(recording, hub),
-            view_tokens=ViewTokens(settings.resolved_secret_key()),
+            runtimes=SessionRuntimes(store, hub),
+            tokens=Tokens(settings.resolved_secret_key()),
+            passwords=passwords or Passwords(),
             clock=clock,
         )
         try:
             yield
         finally:
-            await engine.dispose()
+            await store.close()
 
-    app = FastAPI(title="Attune", version=__version__, lifespan=lifespan)
+    app = FastAPI(title="Attune", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.add_middleware(BaseHTTPMiddleware, dispatch=_security_headers)
-    app.include_router(routes.router)
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
     app.include_router(ingest.router)
     app.include_router(live.router)
+    app.include_router(replay.router)
     app.mount("/", StaticFiles(directory=settings.dashboard_dir, html=True), name="dashboard")
     return app

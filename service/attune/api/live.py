@@ -1,89 +1,53 @@
-"""The live websocket: one session's messages for one viewer role.
+"""The live websocket: one session's messages for one viewer, filtered by role.
 
 The browser authenticates with its first message, ``{"type": "auth", "token": ...,
-"after_seq": N}``, so the token never appears in a URL or an access log; ``after_seq`` resumes
-after a reconnect. Cross-site pages are refused by an Origin check at the handshake.
+"after_seq": N}`` (a therapist's browser sends no token: its login cookie counts), so no
+token appears in a URL or an access log; ``after_seq`` resumes after a reconnect. The
+therapist gets everything, the client view only what audiences.LIVE_DELIVERY allows it, and
+reviewers nothing (they replay).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
-from urllib.parse import urlsplit
 
 import structlog
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from attune.api import sockets
+from attune.api.auth import ViewRole
 from attune.api.deps import services
-from attune.api.tokens import ViewGrant
-from attune.errors import AuthError, NotFoundError
-from attune.hub.memory import Subscription
-from attune.protocol.live import ErrorMessage
+from attune.api.viewer import open_viewer
+from attune.hub.memory import EndReason, Subscription, SubscriptionEnded
 
 router = APIRouter()
 log = structlog.get_logger(__name__)
-
-AUTH_TIMEOUT_S = 10.0
-POLICY_VIOLATION = 1008
-
-
-def same_origin(websocket: WebSocket) -> bool:
-    """True when the page that opened the socket was served by this host (or no browser)."""
-    origin = websocket.headers.get("origin")
-    if origin is None:
-        return True  # not a browser: browsers always send Origin on websockets
-    return urlsplit(origin).netloc == websocket.headers.get("host")
+LIVE_ROLES: frozenset[ViewRole] = frozenset({"therapist", "client"})
+_ENDINGS = {
+    EndReason.OVERFLOW: (sockets.TRY_AGAIN_LATER, "viewer too slow: reconnect with after_seq"),
+    EndReason.CLOSED: (sockets.GONE, "the session was deleted"),
+}
 
 
 @router.websocket("/live/{session_id}")
 async def live(websocket: WebSocket, session_id: str) -> None:
     """Stream a session's live messages to an authenticated viewer."""
-    if not same_origin(websocket):
-        await websocket.close(code=POLICY_VIOLATION, reason="cross-origin websocket refused")
+    opened = await open_viewer(websocket, session_id, LIVE_ROLES, "live.watch")
+    if opened is None:
         return
-    await websocket.accept()
+    access, auth = opened
     svc = services(websocket)
-    try:
-        grant, after_seq = await _authenticate(websocket, session_id)
-        runtime = await svc.runtimes.get(session_id)
-    except (AuthError, NotFoundError) as exc:
-        await _refuse(websocket, str(exc))
-        return
-    except (TimeoutError, WebSocketDisconnect):
-        return
-    await websocket.send_text(runtime.session_info(svc.clock()).model_dump_json())
-    subscription = svc.hub.subscribe(session_id, grant.role, after_seq)
-    log.info("live_connected", session=session_id, role=grant.role, after_seq=after_seq)
+    role = access.principal.role
+    runtime = await svc.runtimes.get(session_id)
+    await websocket.send_text(runtime.session_info(svc.clock(), role).model_dump_json())
+    subscription = svc.hub.subscribe(session_id, role, auth.after_seq)
+    svc.viewers.add(session_id, access.principal.actor, websocket)
     try:
         await _pump(websocket, subscription)
     finally:
+        svc.viewers.remove(session_id, websocket)
         svc.hub.unsubscribe(session_id, subscription)
         log.info("live_disconnected", session=session_id, dropped=subscription.dropped)
-
-
-async def _authenticate(websocket: WebSocket, session_id: str) -> tuple[ViewGrant, int | None]:
-    text = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_S)
-    try:
-        first = json.loads(text)
-    except ValueError as exc:
-        raise AuthError("first message must be JSON auth") from exc
-    if not isinstance(first, dict) or first.get("type") != "auth":
-        raise AuthError("first message must be an auth message")
-    token, after_seq = first.get("token"), first.get("after_seq")
-    if not isinstance(token, str):
-        raise AuthError("auth message needs a token")
-    if after_seq is not None and not isinstance(after_seq, int):
-        raise AuthError("after_seq must be an integer or null")
-    grant = services(websocket).view_tokens.verify(token, session_id)
-    return grant, after_seq
-
-
-async def _refuse(websocket: WebSocket, reason: str) -> None:
-    error = ErrorMessage(seq=0, t_s=0.0, code="unauthorized", reason=reason)
-    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-        await websocket.send_text(error.model_dump_json())
-        await websocket.close(code=POLICY_VIOLATION, reason=reason)
 
 
 async def _pump(websocket: WebSocket, subscription: Subscription) -> None:
@@ -93,9 +57,9 @@ async def _pump(websocket: WebSocket, subscription: Subscription) -> None:
             await websocket.send_text(item.text)
 
     async def until_closed() -> None:
-        with contextlib.suppress(WebSocketDisconnect):
-            while True:
-                await websocket.receive_text()  # viewers send nothing after auth; drain
+        # Viewers send nothing after auth; drain until the browser goes away.
+        while (await websocket.receive())["type"] != "websocket.disconnect":
+            pass
 
     sender = asyncio.create_task(send_all())
     watcher = asyncio.create_task(until_closed())
@@ -103,5 +67,9 @@ async def _pump(websocket: WebSocket, subscription: Subscription) -> None:
     for task in pending:
         task.cancel()
     for task in done:
-        with contextlib.suppress(WebSocketDisconnect, RuntimeError, asyncio.CancelledError):
+        try:
             task.result()
+        except SubscriptionEnded as ended:
+            await sockets.close(websocket, *_ENDINGS[ended.reason])
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            pass

@@ -7,30 +7,69 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Generator
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import uvicorn
 from fastapi import FastAPI
 
+from attune.errors import AttuneError
 from attune.settings import Settings
+from attune.store import Store
 
 if TYPE_CHECKING:
     Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]  # noqa: SLF001
 
 
+def add_data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="where the database and secret key live (ATTUNE_DATABASE_URL overrides the DB)",
+    )
+
+
 def add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (0: any free)")
-    parser.add_argument("--data-dir", type=Path, default=None, help="where the database lives")
+    add_data_options(parser)
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, object] = {"host": args.host, "port": args.port}
+    overrides: dict[str, object] = {
+        name: getattr(args, name) for name in ("host", "port") if hasattr(args, name)
+    }
     if args.data_dir is not None:
         overrides["data_dir"] = args.data_dir
     return Settings(**overrides)  # type: ignore[arg-type]
+
+
+@contextlib.asynccontextmanager
+async def open_store(settings: Settings) -> AsyncIterator[Store]:
+    """The database the service uses, for admin commands (safe while it runs: SQLite WAL)."""
+    store = await Store.open(settings.resolved_database_url(), schema=settings.database_schema)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+def async_command(
+    action: Callable[[argparse.Namespace], Coroutine[object, object, int]],
+) -> Callable[[argparse.Namespace], int]:
+    """A command's ``run`` from an async function; an AttuneError becomes a message on
+    stdout and exit status 1."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return asyncio.run(action(args))
+        except AttuneError as exc:
+            say(f"error: {exc}")
+            return 1
+
+    return run
 
 
 def say(line: str = "") -> None:
@@ -68,7 +107,17 @@ async def start_server(
     app: FastAPI, settings: Settings
 ) -> tuple[EmbeddedServer, asyncio.Task[None]]:
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_config=None, ws_max_size=1 << 20
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        # Messages are small; a tight frame limit and no compression bound what one socket
+        # can cost (ecosystem.md §4.1: deflate costs ~64 KiB per connection and amplifies).
+        ws_max_size=1 << 20,
+        ws_per_message_deflate=False,
+        # Behind a TLS proxy, X-Forwarded-Proto makes request.url https (Secure cookies).
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
     server = EmbeddedServer(config)
     task = asyncio.create_task(server.serve())

@@ -1,16 +1,19 @@
 """``attune demo``: the service, an embedded SQLite database and two simulated straps (a
-therapist and a client) streaming through the real ingest websocket."""
+therapist and a client) streaming through the real ingest websocket, with ready-to-use links:
+a one-time sign-in to the therapist console, the client's view and the team's replay."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import secrets
 import time
 from typing import TYPE_CHECKING
 
 from attune.api.app import create_app
 from attune.api.deps import Services
+from attune.api.links import ingest_url, issue_sign_in_link, issue_view_link
 from attune.cli.common import (
     add_server_options,
     http_base,
@@ -23,14 +26,16 @@ from attune.collector.simulated import SimulatedStrap
 from attune.collector.uplink import Uplink
 from attune.protocol.ingest import SensorInfo
 from attune.sim import PersonProfile, RrSimulator, StrapPacketizer
-from attune.store.recording import Role
-
-THERAPIST = PersonProfile(hr_bpm=64.0, breaths_per_min=6.0, rsa_ms=70.0, noise_ms=10.0)
-CLIENT = PersonProfile(hr_bpm=84.0, breaths_per_min=15.0, rsa_ms=18.0, noise_ms=8.0)
-
+from attune.store import ClientRow, LinkRole, Role, Store, TherapistRow
 
 if TYPE_CHECKING:
     from attune.cli.common import Subcommands
+
+THERAPIST = PersonProfile(hr_bpm=64.0, breaths_per_min=6.0, rsa_ms=70.0, noise_ms=10.0)
+CLIENT = PersonProfile(hr_bpm=84.0, breaths_per_min=15.0, rsa_ms=18.0, noise_ms=8.0)
+DEMO_USER = "demo"
+DEMO_CLIENT = "C-DEMO"
+LINK_TTL_S = 12 * 3600
 
 
 def register(commands: Subcommands) -> None:
@@ -55,17 +60,22 @@ async def _demo(args: argparse.Namespace) -> None:
     base = http_base(settings.host, server.bound_port())
     svc: Services = app.state.services
 
-    session = await svc.recording.create_session("Demo session", now_s=time.time())
-    await svc.recording.start_session(session.id, now_s=time.time())
+    password = secrets.token_urlsafe(12)
+    therapist, client = await _demo_accounts(svc, password)
+    now_s = time.time()
+    session = await svc.store.sessions.create(
+        "Demo session", now_s=now_s, client_id=client.id, therapist_id=therapist.id
+    )
+    await svc.store.sessions.start(session.id, now_s=now_s)
     straps = []
     roles: tuple[tuple[Role, str, PersonProfile, int], ...] = (
         ("therapist", "Therapist (demo)", THERAPIST, args.seed),
         ("client", "Client (demo)", CLIENT, args.seed + 1),
     )
     for role, name, profile, seed in roles:
-        _, token = await svc.recording.add_participant(session.id, role, name)
+        _, token = await svc.store.sessions.add_participant(session.id, role, name)
         uplink = Uplink(
-            url=base.replace("http", "ws", 1) + "/ingest",
+            url=ingest_url(base),
             token=token,
             sensor=SensorInfo(name=f"Simulated strap ({role})", address="sim"),
             collector="attune-demo",
@@ -74,9 +84,27 @@ async def _demo(args: argparse.Namespace) -> None:
         strap = SimulatedStrap(StrapPacketizer(simulator.next_rr_ms), uplink, time.time)
         straps += [asyncio.create_task(uplink.run()), asyncio.create_task(strap.run())]
 
-    therapist_token = svc.view_tokens.issue(session.id, "therapist")
+    console = issue_sign_in_link(
+        svc.tokens, base, therapist.id, session_id=session.id, now_s=now_s, ttl_s=LINK_TTL_S
+    )
+    links: dict[LinkRole, str] = {}
+    link_roles: tuple[LinkRole, ...] = ("client", "reviewer")
+    for link_role in link_roles:
+        _, _, links[link_role] = await issue_view_link(
+            svc.store.sessions,
+            svc.tokens,
+            base,
+            session.id,
+            link_role,
+            now_s=now_s,
+            ttl_s=LINK_TTL_S,
+            created_by=therapist.id,
+        )
     say(f"Attune demo is running at {base}  (data in {settings.data_dir})")
-    say(f"  therapist console: {base}/therapist.html#session={session.id}&token={therapist_token}")
+    say(f"  therapist console: {console}")
+    say(f"  client view: {links['client']}")
+    say(f"  replay: {links['reviewer']}")
+    say(f"  (the console link signs you in once; after that sign in as {DEMO_USER} / {password})")
     say("Press Ctrl-C to stop.")
 
     await stop.wait()
@@ -88,3 +116,24 @@ async def _demo(args: argparse.Namespace) -> None:
     server.should_exit = True
     await server_task
     say("Stopped.")
+
+
+async def _demo_accounts(svc: Services, password: str) -> tuple[TherapistRow, ClientRow]:
+    """The demo therapist (its password renewed each run) and their demo client."""
+    store: Store = svc.store
+    password_hash = await svc.passwords.hash_async(password)
+    found = await store.accounts.credentials(DEMO_USER)
+    if found is None:
+        therapist = await store.accounts.add_therapist(
+            DEMO_USER, "Demo therapist", password_hash, now_s=time.time()
+        )
+    else:
+        therapist = found[0]
+        await store.accounts.set_password_hash(therapist.id, password_hash)
+    for client in await store.clients.of_therapist(therapist.id):
+        if client.pseudonym == DEMO_CLIENT:
+            return therapist, client
+    client = await store.clients.create(
+        therapist.id, DEMO_CLIENT, "Client (demo)", now_s=time.time()
+    )
+    return therapist, client

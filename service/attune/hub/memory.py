@@ -1,24 +1,44 @@
 """In-memory hub, the default for one process serving a clinic.
 
-Publishing never waits: each subscriber has a bounded queue and, when it is full, loses its
-oldest message (the seq gap tells the browser, which can resume). A slow or stalled
-dashboard therefore never delays ingest or the other dashboards.
+Publishing never waits. Each subscriber has a bounded queue; when it is full the oldest
+*droppable* message goes (beats and metrics: the next one supersedes them), and the seq gap
+tells the browser. State changes (gaps, link, markers) are never dropped silently: a
+subscriber whose queue is full of them has fallen too far behind and its subscription ends,
+so the socket closes and the browser resumes from the buffer with ``after_seq``. A slow or
+stalled dashboard therefore never delays ingest or the other dashboards.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
 class LiveItem:
-    """One serialised live message and the roles allowed to see it."""
+    """One serialised live message, the viewer roles allowed to see it, and whether a slow
+    viewer may miss it."""
 
     seq: int
     audience: frozenset[str]
     text: str
+    droppable: bool = False
+
+
+class EndReason(enum.StrEnum):
+    OVERFLOW = "overflow"  # too far behind: the queue is full of messages that must not drop
+    CLOSED = "closed"  # the session is gone (deleted)
+
+
+class SubscriptionEnded(Exception):  # noqa: N818 - an outcome, not an error condition
+    """Raised by ``Subscription.get`` once the subscription has ended."""
+
+    def __init__(self, reason: EndReason) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
 
 
 @dataclass(eq=False, slots=True)
@@ -28,21 +48,42 @@ class Subscription:
     role: str
     capacity: int
     dropped: int = 0
+    ended: EndReason | None = None
     _items: deque[LiveItem] = field(default_factory=deque)
     _ready: asyncio.Event = field(default_factory=asyncio.Event)
 
+    @property
+    def pending(self) -> int:
+        """Messages queued and not yet taken."""
+        return len(self._items)
+
     def offer(self, item: LiveItem) -> None:
-        if self.role not in item.audience:
+        if self.ended is not None or self.role not in item.audience:
             return
-        if len(self._items) >= self.capacity:
-            self._items.popleft()
-            self.dropped += 1
+        if len(self._items) >= self.capacity and not self._drop_oldest_droppable():
+            self.end(EndReason.OVERFLOW)
+            return
         self._items.append(item)
         self._ready.set()
 
+    def end(self, reason: EndReason) -> None:
+        self.ended = reason
+        self._items.clear()
+        self._ready.set()
+
+    def _drop_oldest_droppable(self) -> bool:
+        for index, queued in enumerate(self._items):
+            if queued.droppable:
+                del self._items[index]
+                self.dropped += 1
+                return True
+        return False
+
     async def get(self) -> LiveItem:
-        """Wait for and return the next message."""
+        """Wait for and return the next message; SubscriptionEnded once it has ended."""
         while not self._items:
+            if self.ended is not None:
+                raise SubscriptionEnded(self.ended)
             self._ready.clear()
             await self._ready.wait()
         return self._items.popleft()
@@ -68,14 +109,20 @@ class MemoryHub:
         for subscription in channel.subscribers:
             subscription.offer(item)
 
+    def restore(self, session_id: str, items: Iterable[LiveItem]) -> None:
+        """Refill a session's resume buffer (after a restart rebuilt its messages)."""
+        channel = self._channel(session_id)
+        channel.buffer.clear()
+        channel.buffer.extend(items)
+
     def subscribe(self, session_id: str, role: str, after_seq: int | None) -> Subscription:
         """Subscribe; buffered messages after ``after_seq`` are queued first (resume)."""
         channel = self._channel(session_id)
-        subscription = Subscription(role, self.queue_messages)
-        if after_seq is not None:
-            for item in channel.buffer:
-                if item.seq > after_seq:
-                    subscription.offer(item)
+        backlog = [] if after_seq is None else [i for i in channel.buffer if i.seq > after_seq]
+        # The backlog is what the viewer asked for: it gets room on top of the live queue.
+        subscription = Subscription(role, self.queue_messages + len(backlog))
+        for item in backlog:
+            subscription.offer(item)
         channel.subscribers.add(subscription)
         return subscription
 
@@ -83,6 +130,13 @@ class MemoryHub:
         channel = self._channels.get(session_id)
         if channel is not None:
             channel.subscribers.discard(subscription)
+
+    def close(self, session_id: str) -> None:
+        """Forget a session: end its subscriptions and drop its buffer."""
+        channel = self._channels.pop(session_id, None)
+        if channel is not None:
+            for subscription in channel.subscribers:
+                subscription.end(EndReason.CLOSED)
 
     def _channel(self, session_id: str) -> _Channel:
         if session_id not in self._channels:

@@ -88,6 +88,14 @@ class RejectedMessage(LiveMessage):
     rejected_total: int
 
 
+class MarkerMessage(LiveMessage):
+    """A therapist's marker at session time ``t_s``."""
+
+    type: Literal["marker"] = "marker"
+    id: str
+    text: str
+
+
 class ErrorMessage(LiveMessage):
     type: Literal["error"] = "error"
     code: str
@@ -103,6 +111,7 @@ AnyLiveMessage = Annotated[
     | LinkMessage
     | BatteryMessage
     | RejectedMessage
+    | MarkerMessage
     | ErrorMessage,
     Field(discriminator="type"),
 ]

@@ -2,27 +2,35 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from attune.errors import ConfigError
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
 def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: object) -> None:
     # WAL lets the live views read while ingest writes; synchronous=FULL makes a commit
     # durable on power loss, which is what an ingest ack promises (sqlite.org/pragma.html).
+    # secure_delete overwrites deleted content, so erasing a client leaves no readable trace
+    # in the file's free pages (docs/security.md).
     cursor = dbapi_connection.cursor()
     for pragma in (
         "journal_mode=WAL",
         "synchronous=FULL",
         "foreign_keys=ON",
         "busy_timeout=5000",
+        "secure_delete=ON",
     ):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
@@ -35,14 +43,38 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
-async def open_database(url: str) -> AsyncEngine:
-    """Create the engine for ``url``, creating the SQLite file's folder, and migrate to head."""
+def is_sqlite(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+async def open_database(url: str, *, schema: str | None = None) -> AsyncEngine:
+    """Create the engine for ``url`` and migrate it to head.
+
+    For SQLite the file's folder is created. For PostgreSQL, ``schema`` (created if missing)
+    holds every table, which lets tests and co-hosted deployments share one database.
+    """
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+    backend = parsed.get_backend_name()
+    if backend == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, pool_pre_ping=parsed.get_backend_name() != "sqlite")
-    if parsed.get_backend_name() == "sqlite":
+    connect_args: dict[str, Any] = {}
+    if schema is not None:
+        if backend != "postgresql" or not _SCHEMA_NAME.match(schema):
+            raise ConfigError(f"a schema ({schema!r}) needs PostgreSQL and a plain lowercase name")
+        connect_args["server_settings"] = {"search_path": schema}
+    engine = create_async_engine(url, pool_pre_ping=backend != "sqlite", connect_args=connect_args)
+    if backend == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     async with engine.begin() as connection:
+        if schema is not None:
+            await connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         await connection.run_sync(_upgrade)
     return engine
+
+
+async def compact_after_erasure(engine: AsyncEngine) -> None:
+    """After deleting personal data, push SQLite's WAL into the main file and truncate it, so
+    no old copy of a deleted page stays in the log (secure_delete zeroed the main file's)."""
+    if is_sqlite(engine):
+        async with engine.connect() as connection:
+            await connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))

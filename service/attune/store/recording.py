@@ -1,143 +1,188 @@
-"""Sessions, participants and the append-only recording of collector input."""
+"""The append-only recording of a session: collector input, markers, pacer changes, cues shown.
+
+Collector input and markers are a session's *inputs*: each gets the next ``input_no`` of its
+session when it is committed, the order in which the live pipeline consumed it, so feeding the
+inputs back in that order reproduces the live stream exactly (attune.api.runtime).
+"""
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import heapq
-import secrets
-import uuid
+import json
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, func, insert, select
+from pydantic import JsonValue
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    Table,
+    and_,
+    exists,
+    func,
+    insert,
+    select,
+    union_all,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from attune.errors import NotFoundError
+from attune.errors import ConflictError, NotFoundError
 from attune.protocol.ingest import Batch, Battery, Link, SeqMessage
 from attune.store import schema
-
-Role = Literal["therapist", "client", "other"]
-
-
-@dataclass(frozen=True, slots=True)
-class SessionRow:
-    id: str
-    title: str
-    created_at_s: float
-    started_at_s: float | None
-    ended_at_s: float | None
-    notes: str
+from attune.store.keys import new_id
 
 
-@dataclass(frozen=True, slots=True)
-class ParticipantRow:
-    id: str
-    session_id: str
-    role: Role
-    display_name: str
-    sensor_name: str
-    sensor_address: str
+class RecordOutcome(enum.Enum):
+    """What committing one collector message did."""
+
+    NEW = "new"
+    DUPLICATE = "duplicate"  # the same message again (a resend after a lost ack)
+    CONFLICT = "conflict"  # a different message under a seq already recorded
 
 
 @dataclass(frozen=True, slots=True)
 class RecordedInput:
-    """One recorded collector message, in commit order, for replay."""
+    """One recorded collector message. ``live`` is False for a late message (docs/protocol.md,
+    "Order"): recorded, but never fed to the live pipeline."""
 
+    input_no: int
     participant_id: str
-    seq: int
+    live: bool
     message: SeqMessage
 
+    @property
+    def seq(self) -> int:
+        return self.message.seq
 
-def _new_id() -> str:
-    return uuid.uuid4().hex
+    @property
+    def at_s(self) -> float:
+        """The collector's wall time of the message (its first notification for a batch)."""
+        if isinstance(self.message, Batch):
+            return self.message.notifications[0].received_at_s
+        return self.message.at_s
 
 
-def token_digest(token: str) -> str:
-    """Tokens are stored as SHA-256 digests; a leaked database leaks no usable token."""
-    return hashlib.sha256(token.encode()).hexdigest()
+@dataclass(frozen=True, slots=True)
+class MarkerRow:
+    id: str
+    session_id: str
+    input_no: int
+    t_s: float
+    text: str
+    author_id: str | None
+    created_at_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class PacerChangeRow:
+    id: int
+    session_id: str
+    at_s: float
+    t_s: float
+    breaths_per_min: float | None
+    inhale_exhale_ratio: float | None
+    source: str
+    detail: JsonValue
+
+
+@dataclass(frozen=True, slots=True)
+class CueShownRow:
+    id: int
+    session_id: str
+    at_s: float
+    t_s: float
+    audience: str
+    kind: str
+    text: str
+    detail: JsonValue
+
+
+SessionInput = RecordedInput | MarkerRow
+
+
+def message_digest(message: SeqMessage) -> str:
+    """A digest of a message's canonical form, to tell a resend from a reused seq."""
+    return hashlib.sha256(message.model_dump_json().encode()).hexdigest()
+
+
+def complete_order(inputs: Iterable[RecordedInput]) -> list[RecordedInput]:
+    """All collector input, late messages included, in seq order per participant, the
+    participants merged by collector time: the order for re-analysis."""
+    per_participant: dict[str, list[RecordedInput]] = defaultdict(list)
+    for item in inputs:
+        per_participant[item.participant_id].append(item)
+    runs = [sorted(items, key=lambda i: i.seq) for items in per_participant.values()]
+    return list(heapq.merge(*runs, key=lambda i: i.at_s))
 
 
 @dataclass(frozen=True, slots=True)
 class Recording:
-    """Data access for sessions and their recordings."""
-
     engine: AsyncEngine
 
-    async def create_session(self, title: str, *, now_s: float) -> SessionRow:
-        row = SessionRow(_new_id(), title, now_s, None, None, "")
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                insert(schema.sessions).values(id=row.id, title=title, created_at_s=now_s, notes="")
-            )
-        return row
-
-    async def start_session(self, session_id: str, *, now_s: float) -> SessionRow:
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                schema.sessions.update()
-                .where(schema.sessions.c.id == session_id)
-                .where(schema.sessions.c.started_at_s.is_(None))
-                .values(started_at_s=now_s)
-            )
-        return await self.session(session_id)
-
-    async def session(self, session_id: str) -> SessionRow:
-        async with self.engine.connect() as conn:
-            row = (
+    async def record(
+        self,
+        session_id: str,
+        participant_id: str,
+        message: SeqMessage,
+        *,
+        input_no: int,
+        live: bool,
+        now_s: float,
+    ) -> RecordOutcome:
+        """Commit one collector message exactly once, keyed by (participant, seq)."""
+        digest = message_digest(message)
+        try:
+            async with self.engine.begin() as conn:
                 await conn.execute(
-                    select(schema.sessions).where(schema.sessions.c.id == session_id)
+                    insert(schema.ingest_log).values(
+                        participant_id=participant_id,
+                        seq=message.seq,
+                        kind=message.type,
+                        committed_at_s=now_s,
+                        session_id=session_id,
+                        input_no=input_no,
+                        live=live,
+                        body_sha256=digest,
+                    )
+                )
+                await _insert_body(conn, participant_id, message)
+        except IntegrityError as exc:
+            return await self._explain_conflict(participant_id, message.seq, digest, exc)
+        return RecordOutcome.NEW
+
+    async def _explain_conflict(
+        self, participant_id: str, seq: int, digest: str, exc: IntegrityError
+    ) -> RecordOutcome:
+        log = schema.ingest_log
+        async with self.engine.connect() as conn:
+            stored = (
+                await conn.execute(
+                    select(log.c.body_sha256).where(
+                        log.c.participant_id == participant_id, log.c.seq == seq
+                    )
                 )
             ).first()
-        if row is None:
-            raise NotFoundError(f"no session {session_id}")
-        return SessionRow(*row)
-
-    async def add_participant(
-        self, session_id: str, role: Role, display_name: str
-    ) -> tuple[ParticipantRow, str]:
-        """Add a participant; returns it and its collector token (shown once, stored hashed)."""
-        await self.session(session_id)
-        token = secrets.token_urlsafe(24)
-        row = ParticipantRow(_new_id(), session_id, role, display_name, "", "")
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                insert(schema.participants).values(
-                    id=row.id,
-                    session_id=session_id,
-                    role=role,
-                    display_name=display_name,
-                    token_sha256=token_digest(token),
-                    sensor_name="",
-                    sensor_address="",
+            participant_exists = (
+                await conn.execute(
+                    select(exists().where(schema.participants.c.id == participant_id))
                 )
-            )
-        return row, token
-
-    async def participants(self, session_id: str) -> list[ParticipantRow]:
-        query = (
-            select(*self._participant_columns())
-            .where(schema.participants.c.session_id == session_id)
-            .order_by(schema.participants.c.role.desc(), schema.participants.c.id)
-        )
-        async with self.engine.connect() as conn:
-            return [ParticipantRow(*r) for r in await conn.execute(query)]
-
-    async def participant_by_token(self, token: str) -> ParticipantRow | None:
-        query = select(*self._participant_columns()).where(
-            schema.participants.c.token_sha256 == token_digest(token)
-        )
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(query)).first()
-        return ParticipantRow(*row) if row else None
-
-    async def set_sensor(self, participant_id: str, name: str, address: str) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                schema.participants.update()
-                .where(schema.participants.c.id == participant_id)
-                .values(sensor_name=name, sensor_address=address)
-            )
+            ).scalar_one()
+        if stored is not None:
+            # Rows from before migration 0002 have no digest; a resend is the likely case.
+            same = stored[0] is None or stored[0] == digest
+            return RecordOutcome.DUPLICATE if same else RecordOutcome.CONFLICT
+        if not participant_exists:
+            raise NotFoundError(f"participant {participant_id} was deleted") from exc
+        # The (session, input_no) key: another process is ingesting into this session.
+        raise ConflictError(
+            "input order clash: is another service ingesting this session?"
+        ) from exc
 
     async def last_seq(self, participant_id: str) -> int | None:
         query = select(func.max(schema.ingest_log.c.seq)).where(
@@ -147,109 +192,257 @@ class Recording:
             value = (await conn.execute(query)).scalar()
         return None if value is None else int(value)
 
-    async def record(self, participant_id: str, message: SeqMessage, *, now_s: float) -> bool:
-        """Commit one collector message exactly once; False if its seq was already recorded."""
-        try:
-            async with self.engine.begin() as conn:
-                await conn.execute(
-                    insert(schema.ingest_log).values(
-                        participant_id=participant_id,
-                        seq=message.seq,
-                        kind=message.type,
-                        committed_at_s=now_s,
-                    )
-                )
-                await self._insert_body(conn, participant_id, message)
-        except IntegrityError:
-            # The (participant, seq) key exists: a resend after a lost ack. Nothing to add.
-            return False
-        return True
-
-    async def recorded_input(self, session_id: str) -> list[RecordedInput]:
-        """Every recorded message of a session, in seq order per participant, merged by time."""
-        participants = await self.participants(session_id)
+    async def last_input_no(self, session_id: str) -> int:
+        """The highest input number used in a session (0 for none)."""
+        log, m = schema.ingest_log, schema.markers
+        both = union_all(
+            select(log.c.input_no.label("n")).where(log.c.session_id == session_id),
+            select(m.c.input_no.label("n")).where(m.c.session_id == session_id),
+        ).subquery()
         async with self.engine.connect() as conn:
-            per_participant = [await self._participant_input(conn, p.id) for p in participants]
-        # Merge by arrival time while keeping each participant's seq order intact.
-        return list(heapq.merge(*per_participant, key=_input_time))
+            value = (await conn.execute(select(func.max(both.c.n)))).scalar()
+        return 0 if value is None else int(value)
 
-    async def _participant_input(
-        self, conn: AsyncConnection, participant_id: str
+    async def collector_inputs(
+        self, session_id: str, *, after_input_no: int = 0, limit: int | None = None
     ) -> list[RecordedInput]:
-        n, le, b = schema.notifications, schema.link_events, schema.battery_readings
-        batches: dict[int, list[dict[str, object]]] = {}
-        for row in await conn.execute(
-            select(n.c.seq, n.c.received_at_s, n.c.payload)
-            .where(n.c.participant_id == participant_id)
-            .order_by(n.c.seq, n.c.idx)
-        ):
-            batches.setdefault(row.seq, []).append(
-                {"received_at_s": row.received_at_s, "payload_hex": bytes(row.payload).hex()}
-            )
-        out = [
+        """Recorded collector messages of a session in input order (late ones included)."""
+        log = schema.ingest_log
+        page = select(log.c.participant_id, log.c.seq, log.c.input_no, log.c.live).where(
+            log.c.session_id == session_id, log.c.input_no > after_input_no
+        )
+        page = page.order_by(log.c.input_no).limit(limit)
+        async with self.engine.connect() as conn:
+            keys = (await conn.execute(page)).all()
+            if not keys:
+                return []
+            span = (keys[0].input_no, keys[-1].input_no)
+            bodies = await _bodies(conn, session_id, span)
+        return [
             RecordedInput(
-                participant_id,
-                seq,
-                Batch.model_validate({"v": 1, "type": "batch", "seq": seq, "notifications": items}),
+                k.input_no, k.participant_id, bool(k.live), bodies[k.participant_id, k.seq]
             )
-            for seq, items in batches.items()
+            for k in keys
         ]
-        for row in await conn.execute(select(le).where(le.c.participant_id == participant_id)):
-            link = Link(
-                v=1, type="link", seq=row.seq, at_s=row.at_s, state=row.state, reason=row.reason
-            )
-            out.append(RecordedInput(participant_id, row.seq, link))
-        for row in await conn.execute(select(b).where(b.c.participant_id == participant_id)):
-            battery = Battery(
-                v=1, type="battery", seq=row.seq, at_s=row.at_s, level_pct=row.level_pct
-            )
-            out.append(RecordedInput(participant_id, row.seq, battery))
-        return sorted(out, key=lambda r: r.seq)
 
-    @staticmethod
-    async def _insert_body(conn: AsyncConnection, participant_id: str, message: SeqMessage) -> None:
-        if isinstance(message, Batch):
+    async def inputs(self, session_id: str) -> list[SessionInput]:
+        """Everything the live pipeline consumed, in the order it did."""
+        collected: list[SessionInput] = list(await self.collector_inputs(session_id))
+        collected += await self.markers(session_id)
+        return sorted(collected, key=lambda item: item.input_no)
+
+    # Markers, pacer changes, cues shown
+
+    async def add_marker(
+        self,
+        session_id: str,
+        *,
+        input_no: int,
+        t_s: float,
+        text: str,
+        author_id: str | None,
+        now_s: float,
+    ) -> MarkerRow:
+        row = MarkerRow(new_id(), session_id, input_no, t_s, text, author_id, now_s)
+        async with self.engine.begin() as conn:
             await conn.execute(
-                insert(schema.notifications),
-                [
-                    {
-                        "participant_id": participant_id,
-                        "seq": message.seq,
-                        "idx": idx,
-                        "received_at_s": n.received_at_s,
-                        "payload": n.payload,
-                    }
-                    for idx, n in enumerate(message.notifications)
-                ],
-            )
-        elif isinstance(message, Link):
-            await conn.execute(
-                insert(schema.link_events).values(
-                    participant_id=participant_id,
-                    seq=message.seq,
-                    at_s=message.at_s,
-                    state=message.state.value,
-                    reason=message.reason,
+                insert(schema.markers).values(
+                    id=row.id,
+                    session_id=session_id,
+                    input_no=input_no,
+                    t_s=t_s,
+                    text=text,
+                    author_id=author_id,
+                    created_at_s=now_s,
                 )
             )
-        else:
-            await conn.execute(
-                insert(schema.battery_readings).values(
-                    participant_id=participant_id,
-                    seq=message.seq,
-                    at_s=message.at_s,
-                    level_pct=message.level_pct,
-                )
-            )
+        return row
 
-    @staticmethod
-    def _participant_columns() -> tuple[ColumnElement[Any], ...]:
-        c = schema.participants.c
-        return (c.id, c.session_id, c.role, c.display_name, c.sensor_name, c.sensor_address)
+    async def markers(self, session_id: str) -> list[MarkerRow]:
+        m = schema.markers
+        query = select(*_MARKER).where(m.c.session_id == session_id).order_by(m.c.input_no)
+        async with self.engine.connect() as conn:
+            return [MarkerRow(*r) for r in await conn.execute(query)]
+
+    async def record_pacer_change(
+        self,
+        session_id: str,
+        *,
+        at_s: float,
+        t_s: float,
+        breaths_per_min: float | None,
+        inhale_exhale_ratio: float | None,
+        source: str,
+        detail: JsonValue = None,
+    ) -> PacerChangeRow:
+        """Record a pacer setting as it changed (``detail``: any JSON the pacer adds)."""
+        values = {
+            "session_id": session_id,
+            "at_s": at_s,
+            "t_s": t_s,
+            "breaths_per_min": breaths_per_min,
+            "inhale_exhale_ratio": inhale_exhale_ratio,
+            "source": source,
+            "detail_json": json.dumps(detail),
+        }
+        async with self.engine.begin() as conn:
+            result = await conn.execute(insert(schema.pacer_changes).values(**values))
+            (row_id,) = result.inserted_primary_key or (0,)
+        return PacerChangeRow(
+            int(row_id),
+            session_id,
+            at_s,
+            t_s,
+            breaths_per_min,
+            inhale_exhale_ratio,
+            source,
+            detail,
+        )
+
+    async def pacer_changes(self, session_id: str) -> list[PacerChangeRow]:
+        p = schema.pacer_changes
+        query = select(*_PACER).where(p.c.session_id == session_id).order_by(p.c.t_s, p.c.id)
+        async with self.engine.connect() as conn:
+            return [_with_detail(PacerChangeRow, r) for r in await conn.execute(query)]
+
+    async def record_cue_shown(
+        self,
+        session_id: str,
+        *,
+        at_s: float,
+        t_s: float,
+        audience: str,
+        kind: str,
+        text: str,
+        detail: JsonValue = None,
+    ) -> CueShownRow:
+        """Record a cue as it was shown (``detail``: the values that fired it, as JSON)."""
+        values = {
+            "session_id": session_id,
+            "at_s": at_s,
+            "t_s": t_s,
+            "audience": audience,
+            "kind": kind,
+            "text": text,
+            "detail_json": json.dumps(detail),
+        }
+        async with self.engine.begin() as conn:
+            result = await conn.execute(insert(schema.cues_shown).values(**values))
+            (row_id,) = result.inserted_primary_key or (0,)
+        return CueShownRow(int(row_id), session_id, at_s, t_s, audience, kind, text, detail)
+
+    async def cues_shown(self, session_id: str) -> list[CueShownRow]:
+        c = schema.cues_shown
+        query = select(*_CUE).where(c.c.session_id == session_id).order_by(c.c.t_s, c.c.id)
+        async with self.engine.connect() as conn:
+            return [_with_detail(CueShownRow, r) for r in await conn.execute(query)]
 
 
-def _input_time(item: RecordedInput) -> float:
-    message = item.message
+async def _bodies(
+    conn: AsyncConnection, session_id: str, span: tuple[int, int]
+) -> dict[tuple[str, int], SeqMessage]:
+    """The messages of a session's inputs numbered within ``span``, by (participant, seq)."""
+    log, n, le, b = (
+        schema.ingest_log,
+        schema.notifications,
+        schema.link_events,
+        schema.battery_readings,
+    )
+    in_span = and_(log.c.session_id == session_id, log.c.input_no.between(*span))
+
+    def joined(table: Table, *columns: ColumnElement[Any]) -> Select[Any]:
+        on = and_(table.c.participant_id == log.c.participant_id, table.c.seq == log.c.seq)
+        return select(table.c.participant_id, table.c.seq, *columns).join(log, on).where(in_span)
+
+    out: dict[tuple[str, int], SeqMessage] = {}
+    notes: dict[tuple[str, int], list[dict[str, object]]] = defaultdict(list)
+    for row in await conn.execute(
+        joined(n, n.c.received_at_s, n.c.payload).order_by(n.c.participant_id, n.c.seq, n.c.idx)
+    ):
+        notes[row.participant_id, row.seq].append(
+            {"received_at_s": row.received_at_s, "payload_hex": bytes(row.payload).hex()}
+        )
+    for key, items in notes.items():
+        out[key] = Batch.model_validate(
+            {"v": 1, "type": "batch", "seq": key[1], "notifications": items}
+        )
+    for row in await conn.execute(joined(le, le.c.at_s, le.c.state, le.c.reason)):
+        out[row.participant_id, row.seq] = _link(row)
+    for row in await conn.execute(joined(b, b.c.at_s, b.c.level_pct)):
+        out[row.participant_id, row.seq] = Battery(
+            v=1, type="battery", seq=row.seq, at_s=row.at_s, level_pct=row.level_pct
+        )
+    return out
+
+
+_Detailed = TypeVar("_Detailed", PacerChangeRow, CueShownRow)
+
+
+def _with_detail(cls: type[_Detailed], row: Row[Any]) -> _Detailed:
+    """A row object from a query whose last column is ``detail_json``."""
+    fields = row._asdict()
+    fields["detail"] = json.loads(fields.pop("detail_json"))
+    return cls(**fields)
+
+
+def _link(row: Row[Any]) -> Link:
+    return Link(v=1, type="link", seq=row.seq, at_s=row.at_s, state=row.state, reason=row.reason)
+
+
+async def _insert_body(conn: AsyncConnection, participant_id: str, message: SeqMessage) -> None:
     if isinstance(message, Batch):
-        return message.notifications[0].received_at_s
-    return message.at_s
+        await conn.execute(
+            insert(schema.notifications),
+            [
+                {
+                    "participant_id": participant_id,
+                    "seq": message.seq,
+                    "idx": idx,
+                    "received_at_s": n.received_at_s,
+                    "payload": n.payload,
+                }
+                for idx, n in enumerate(message.notifications)
+            ],
+        )
+    elif isinstance(message, Link):
+        await conn.execute(
+            insert(schema.link_events).values(
+                participant_id=participant_id,
+                seq=message.seq,
+                at_s=message.at_s,
+                state=message.state.value,
+                reason=message.reason,
+            )
+        )
+    else:
+        await conn.execute(
+            insert(schema.battery_readings).values(
+                participant_id=participant_id,
+                seq=message.seq,
+                at_s=message.at_s,
+                level_pct=message.level_pct,
+            )
+        )
+
+
+_MARKER = tuple(
+    schema.markers.c[name]
+    for name in ("id", "session_id", "input_no", "t_s", "text", "author_id", "created_at_s")
+)
+_PACER = tuple(
+    schema.pacer_changes.c[name]
+    for name in (
+        "id",
+        "session_id",
+        "at_s",
+        "t_s",
+        "breaths_per_min",
+        "inhale_exhale_ratio",
+        "source",
+        "detail_json",
+    )
+)
+_CUE = tuple(
+    schema.cues_shown.c[name]
+    for name in ("id", "session_id", "at_s", "t_s", "audience", "kind", "text", "detail_json")
+)

@@ -1,0 +1,59 @@
+"""Re-analysis of a recorded session through the same stream, with other engine settings.
+
+CPU-bound and pure: the callers run these in a worker thread.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from attune.api.models import AnalysisOut, ParticipantAnalysisOut
+from attune.api.stream import SessionStream, engine_config_json
+from attune.hrv.engine import EngineConfig
+from attune.pipeline import SessionPipeline
+from attune.protocol.live import BeatMessage, GapMessage, LiveMessage, MetricsMessage
+from attune.store import ParticipantRow, SessionInput
+
+
+def run_stream(
+    inputs: Sequence[SessionInput], origin_s: float, config: EngineConfig
+) -> list[LiveMessage]:
+    """Every live message the inputs produce with ``config``, numbered from 1."""
+    stream = SessionStream(origin_s, SessionPipeline(engine_config=config))
+    messages: list[LiveMessage] = []
+    for item in inputs:
+        messages += stream.feed(item)
+    return messages
+
+
+def analyse(
+    inputs: Sequence[SessionInput],
+    origin_s: float,
+    config: EngineConfig,
+    participants: Sequence[ParticipantRow],
+) -> AnalysisOut:
+    """Metrics after every beat, and the gaps, per participant."""
+    metrics: dict[str, list[MetricsMessage]] = defaultdict(list)
+    gaps: dict[str, list[GapMessage]] = defaultdict(list)
+    beats: dict[str, int] = defaultdict(int)
+    for message in run_stream(inputs, origin_s, config):
+        if isinstance(message, MetricsMessage):
+            metrics[message.participant].append(message)
+        elif isinstance(message, GapMessage):
+            gaps[message.participant].append(message)
+        elif isinstance(message, BeatMessage):
+            beats[message.participant] += 1
+    return AnalysisOut(
+        engine=engine_config_json(config),
+        participants=[
+            ParticipantAnalysisOut(
+                participant_id=p.id,
+                role=p.role,
+                beats_n=beats[p.id],
+                metrics=metrics[p.id],
+                gaps=gaps[p.id],
+            )
+            for p in participants
+        ],
+    )
