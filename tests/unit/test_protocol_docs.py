@@ -12,6 +12,7 @@ import pytest
 
 from attune.protocol.ingest import collector_message, service_message
 from attune.protocol.live import AnyLiveMessage, live_message
+from attune.protocol.viewer import viewer_message
 
 DOC = Path(__file__).parents[2] / "docs" / "protocol.md"
 
@@ -34,6 +35,8 @@ def test_example_is_valid(part: str, body: str) -> None:
     if part.startswith("Ingest"):
         from_collector = data["type"] in {"hello", "batch", "link", "battery"}
         (collector_message if from_collector else service_message).validate_python(data)
+    elif part.startswith("Replay"):
+        viewer_message.validate_python(data)
     else:
         live_message.validate_python(data)
 

@@ -49,16 +49,18 @@ DIRECT_TYPES = frozenset({"session", "error"})
 _UNCLASSIFIED = Delivery(Audience.THERAPIST, droppable=False)
 
 
-def delivery(message_type: str) -> Delivery:
+def delivery(message_type: str, table: Mapping[str, Delivery] = LIVE_DELIVERY) -> Delivery:
     """How messages of ``message_type`` are delivered (unclassified: therapist only)."""
-    return LIVE_DELIVERY.get(message_type, _UNCLASSIFIED)
+    return table.get(message_type, _UNCLASSIFIED)
 
 
 def audience_roles(
-    message: BaseModel, participants: Mapping[str, ParticipantRow]
+    message: BaseModel,
+    participants: Mapping[str, ParticipantRow],
+    table: Mapping[str, Delivery] = LIVE_DELIVERY,
 ) -> frozenset[str]:
     """The viewer roles allowed to see ``message``; ``participants`` tells whom it is about."""
-    rule = delivery(str(getattr(message, "type", ""))).audience
+    rule = delivery(str(getattr(message, "type", "")), table).audience
     if rule is Audience.SESSION:
         return THERAPIST_AND_CLIENT
     if rule is Audience.SUBJECT:

@@ -66,3 +66,12 @@ class ReplayState(BaseModel):
     duration_s: float
     reset: bool
     engine: dict[str, JsonValue]
+
+
+# Every message of the replay protocol (docs/protocol.md, "Replay"), for validating examples.
+AnyViewerMessage = Annotated[
+    ViewerAuth | Play | Pause | Seek | Analyse | ReplayState, Field(discriminator="type")
+]
+viewer_message = TypeAdapter[ViewerAuth | Play | Pause | Seek | Analyse | ReplayState](
+    AnyViewerMessage
+)
