@@ -38,10 +38,8 @@ async def stream(service, token: str, messages: list[str]) -> None:
 
 def strap_session(first_seq: int = 0, n: int = 8, t0_s: float = T0_S) -> list[str]:
     """Streaming, beats, a contact loss and its recovery: every kind of message."""
-    out = [link_event(first_seq, t0_s, "streaming")]
-    for i in range(n):
-        out.append(note_batch(first_seq + 1 + i, t0_s + 1 + i, contact=i != n // 2))
-    return out
+    beats = [note_batch(first_seq + 1 + i, t0_s + 1 + i, contact=i != n // 2) for i in range(n)]
+    return [link_event(first_seq, t0_s, "streaming"), *beats]
 
 
 async def watch(service, session_id: str, *, token=None, headers=None, after_seq=0):
