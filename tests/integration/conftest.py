@@ -51,16 +51,17 @@ async def _postgres_reachable() -> str | None:
     return None
 
 
-@pytest.fixture
-async def pg_schema() -> AsyncIterator[str]:
-    """A fresh, empty PostgreSQL schema, dropped after the test."""
+async def _fresh_schema() -> str:
+    """A new schema name, or skip (fail under ATTUNE_REQUIRE_SERVICES=1) without PostgreSQL."""
     reason = await _postgres_reachable()
     if reason is not None:
         if os.environ.get("ATTUNE_REQUIRE_SERVICES") == "1":
             pytest.fail(f"ATTUNE_REQUIRE_SERVICES=1 but {reason}")
         pytest.skip(reason)
-    schema = f"attune_test_{uuid.uuid4().hex[:12]}"
-    yield schema
+    return f"attune_test_{uuid.uuid4().hex[:12]}"
+
+
+async def _drop_schema(schema: str) -> None:
     connection = await asyncpg.connect(POSTGRES_URL.replace("+asyncpg", ""))
     try:
         await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
@@ -68,16 +69,27 @@ async def pg_schema() -> AsyncIterator[str]:
         await connection.close()
 
 
+@pytest.fixture
+async def pg_schema() -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL schema, dropped after the test."""
+    schema = await _fresh_schema()
+    yield schema
+    await _drop_schema(schema)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def store(request, tmp_path: Path) -> AsyncIterator[Store]:
     """The storage layer on each backend."""
+    schema = None
     if request.param == "sqlite":
         opened = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'attune.sqlite3'}")
     else:
-        schema = request.getfixturevalue("pg_schema")
+        schema = await _fresh_schema()
         opened = await Store.open(POSTGRES_URL, schema=schema)
     yield opened
     await opened.close()
+    if schema is not None:
+        await _drop_schema(schema)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,98 @@
+"""Migration 0002 on a database holding 0001-era recordings, on SQLite and PostgreSQL: the old
+data survives, gets its live input order, and replays as it was fed live."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, insert, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from attune.store import Store, schema
+from attune.store.database import MIGRATIONS_DIR
+from tests.integration.conftest import POSTGRES_URL, _drop_schema, _fresh_schema
+
+
+def _upgrade_to(revision: str):
+    def run(connection: Connection) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    return run
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def old_database(request, tmp_path: Path):
+    """(url, schema) of a database migrated to 0001 only."""
+    if request.param == "sqlite":
+        url, pg_schema, connect_args = f"sqlite+aiosqlite:///{tmp_path / 'old.sqlite3'}", None, {}
+    else:
+        url, pg_schema = POSTGRES_URL, await _fresh_schema()
+        connect_args = {"server_settings": {"search_path": pg_schema}}
+    engine = create_async_engine(url, connect_args=connect_args)
+    async with engine.begin() as conn:
+        if pg_schema:
+            await conn.execute(text(f'CREATE SCHEMA "{pg_schema}"'))
+        await conn.run_sync(_upgrade_to("0001"))
+    yield engine, url, pg_schema
+    await engine.dispose()
+    if pg_schema:
+        await _drop_schema(pg_schema)
+
+
+async def test_0002_keeps_old_recordings_and_orders_them_by_commit(old_database) -> None:
+    engine, url, pg_schema = old_database
+    payload = bytes.fromhex("16480004")
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO sessions (id, title, created_at_s, notes) "
+                "VALUES ('s1', 'Old session', 100.0, '')"
+            )
+        )
+        for pid, role in (("p1", "therapist"), ("p2", "client")):
+            await conn.execute(
+                text(
+                    "INSERT INTO participants (id, session_id, role, display_name, token_sha256, "
+                    "sensor_name, sensor_address) VALUES (:id, 's1', :role, :role, :tok, '', '')"
+                ),
+                {"id": pid, "role": role, "tok": pid * 32},
+            )
+        # Committed interleaved: p1/0 at 101, p2/0 at 102, p1/1 at 103.
+        for pid, seq, committed in (("p1", 0, 101.0), ("p2", 0, 102.0), ("p1", 1, 103.0)):
+            await conn.execute(
+                text(
+                    "INSERT INTO ingest_log (participant_id, seq, kind, committed_at_s) "
+                    "VALUES (:pid, :seq, 'batch', :at)"
+                ),
+                {"pid": pid, "seq": seq, "at": committed},
+            )
+            await conn.execute(
+                insert(schema.notifications).values(
+                    participant_id=pid, seq=seq, idx=0, received_at_s=committed, payload=payload
+                )
+            )
+
+    store = await Store.open(url, schema=pg_schema)
+    try:
+        inputs = await store.recording.collector_inputs("s1")
+        assert [(i.input_no, i.participant_id, i.seq, i.live) for i in inputs] == [
+            (1, "p1", 0, True),
+            (2, "p2", 0, True),
+            (3, "p1", 1, True),
+        ]
+        assert inputs[0].message.notifications[0].payload == payload
+        session = await store.sessions.get("s1")
+        assert (session.title, session.client_id, session.therapist_id) == (
+            "Old session",
+            None,
+            None,
+        )
+        assert await store.recording.last_input_no("s1") == 3
+    finally:
+        await store.close()
