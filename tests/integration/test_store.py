@@ -63,7 +63,7 @@ async def test_clients_baselines_and_resonance(store) -> None:
 
 
 async def test_sessions_start_stop_notes_participants_and_links(store) -> None:
-    therapist, client, session, participant, token = await a_session(store)
+    therapist, _, session, participant, token = await a_session(store)
     started = await store.sessions.start(session.id, now_s=NOW_S + 10)
     assert (await store.sessions.start(session.id, now_s=NOW_S + 20)).started_at_s == 10 + NOW_S
     assert started.origin_s == NOW_S + 10
