@@ -12,7 +12,7 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -169,8 +169,20 @@ class RunningService:
         return str(response.json()["token"])
 
 
-async def running(settings: Settings) -> AsyncIterator[RunningService]:
-    app = create_app(settings, passwords=cheap_passwords())
+class FakeClock:
+    """The service's clock, moved by the test (expiry without sleeping)."""
+
+    def __init__(self) -> None:
+        self.now_s = time.time()
+
+    def __call__(self) -> float:
+        return self.now_s
+
+
+async def running(
+    settings: Settings, clock: Callable[[], float] = time.time
+) -> AsyncIterator[RunningService]:
+    app = create_app(settings, clock=clock, passwords=cheap_passwords())
     server, task = await start_server(app, settings)
     port = server.bound_port()
     clients: list[httpx.AsyncClient] = []
@@ -186,6 +198,18 @@ async def running(settings: Settings) -> AsyncIterator[RunningService]:
 async def service(settings: Settings) -> AsyncIterator[RunningService]:
     """The service on SQLite."""
     async for running_service in running(settings):
+        yield running_service
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def clocked_service(settings: Settings, clock: FakeClock) -> AsyncIterator[RunningService]:
+    """The service on SQLite, with a clock the test moves."""
+    async for running_service in running(settings, clock):
         yield running_service
 
 
