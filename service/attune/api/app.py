@@ -5,15 +5,17 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from attune import __version__
-from attune.api import errors, ingest, live, replay
+from attune.api import errors, ingest, live, openapi, replay
 from attune.api.deps import Clock, Services
 from attune.api.passwords import Passwords
 from attune.api.routes import ROUTERS
@@ -36,9 +38,13 @@ collectors stream on the `/ingest` websocket; browsers watch on `/live/{session_
 `/replay/{session_id}`. See docs/api.md, docs/protocol.md and docs/security.md."""
 
 
-async def _security_headers(request: Request, call_next: RequestResponseEndpoint) -> Response:
+async def _headers(request: Request, call_next: RequestResponseEndpoint) -> Response:
     response = await call_next(request)
     response.headers.update(SECURITY_HEADERS)
+    if response.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
+        allow = openapi.allowed_methods(request.app, request.url.path)
+        if allow is not None:
+            response.headers["Allow"] = allow
     return response
 
 
@@ -66,12 +72,28 @@ def create_app(
             await store.close()
 
     app = FastAPI(title="Attune", version=__version__, description=DESCRIPTION, lifespan=lifespan)
-    app.add_middleware(BaseHTTPMiddleware, dispatch=_security_headers)
+    app.add_middleware(BaseHTTPMiddleware, dispatch=_headers)
     errors.install(app)
+    openapi.install(app)
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(ingest.router)
     app.include_router(live.router)
     app.include_router(replay.router)
-    app.mount("/", StaticFiles(directory=settings.dashboard_dir, html=True), name="dashboard")
+    _serve_dashboard(app, StaticFiles(directory=settings.dashboard_dir, html=True))
     return app
+
+
+def _serve_dashboard(app: FastAPI, static: StaticFiles) -> None:
+    """Serve the dashboard for any path no route matches. Not as a mount at "/": a mount
+    matches every path and method, so a wrong method on an API route would get the static
+    files' 405 (``Allow: GET, HEAD``) instead of the route's own."""
+    not_found = app.router.not_found
+
+    async def fallback(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await static(scope, receive, send)
+        else:
+            await not_found(scope, receive, send)
+
+    app.router.default = fallback

@@ -7,8 +7,9 @@ from typing import Any
 
 from fastapi import FastAPI
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from attune.errors import (
     AttuneError,
@@ -62,6 +63,16 @@ async def _handle(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _handle_http(request: Request, exc: Exception) -> Response:
+    """Starlette's own errors (400 for a body that is not JSON, 404, 405) in the same shape."""
+    del request
+    assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for it alone
+    status = HTTPStatus(exc.status_code)
+    body = ErrorBody(code=status.phrase.lower().replace(" ", "_"), detail=str(exc.detail))
+    return JSONResponse(body.model_dump(), status_code=status, headers=exc.headers)
+
+
 def install(app: FastAPI) -> None:
     for exc_type in _STATUS:
         app.add_exception_handler(exc_type, _handle)
+    app.add_exception_handler(StarletteHTTPException, _handle_http)

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from attune.api.auth import (
-    CookieToken,
+    COOKIE_NAME,
     TherapistDep,
     TherapistPrincipal,
     audit,
@@ -47,8 +47,10 @@ async def login(
 
 
 @router.post("/logout", status_code=204, responses=responses(403))
-async def logout(svc: ServicesDep, cookie: CookieToken) -> Response:
-    """End the login session (if any) and clear the cookie."""
+async def logout(svc: ServicesDep, request: Request) -> Response:
+    """End the login session (if any) and clear the cookie. Needs no credential: logging out
+    without a session is a no-op."""
+    cookie = request.cookies.get(COOKIE_NAME)
     if cookie:
         await svc.store.accounts.close_login(cookie, now_s=svc.clock())
     response = Response(status_code=204)
