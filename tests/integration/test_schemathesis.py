@@ -52,7 +52,9 @@ async def _prepare(data_dir: Path) -> dict[str, str]:
     store = await Store.open(f"sqlite+aiosqlite:///{data_dir / 'attune.sqlite3'}")
     try:
         password_hash = cheap_passwords().hash(PASSWORD)
-        therapist = await store.accounts.add_therapist("ana", "Ana", password_hash, now_s=time.time())
+        therapist = await store.accounts.add_therapist(
+            "ana", "Ana", password_hash, now_s=time.time()
+        )
         client = await store.clients.create(therapist.id, "C-1", "Bea", now_s=time.time())
         session = await store.sessions.create(
             "Fuzzed", now_s=time.time(), client_id=client.id, therapist_id=therapist.id
