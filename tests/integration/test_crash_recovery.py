@@ -154,7 +154,7 @@ async def test_kill_9_loses_no_acknowledged_batch_and_duplicates_none(service_pr
         sensor=SensorInfo(name="crash test strap"),
         outbox=outbox,
         collector="crash-test",
-        rng=random.Random(5),
+        rng=random.Random(5),  # noqa: S311 - backoff jitter, not a secret
     )
     sending = asyncio.create_task(uplink.run())
     t0_s = time.time()
