@@ -8,7 +8,7 @@ import time
 
 from attune.api.passwords import Passwords
 from attune.api.tokens import Tokens
-from attune.cli import main
+from attune.cli import build_parser
 from attune.settings import Settings
 from attune.store import Store
 
@@ -16,8 +16,11 @@ PASSWORD = "a long enough password"
 
 
 def attune(capsys, monkeypatch, tmp_path, *args: str, stdin: str = "") -> tuple[int, str]:
+    """Run a command as ``attune`` would, minus configuring logging for the process (which
+    would point structlog at this test's captured stderr for good)."""
     monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-    code = main([*args, "--data-dir", str(tmp_path)])
+    parsed = build_parser().parse_args([*args, "--data-dir", str(tmp_path)])
+    code = parsed.run(parsed)
     return code, capsys.readouterr().out
 
 
