@@ -9,15 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from attune.protocol.ingest import Batch, Battery, Link
 from attune.protocol.live import GapMessage, MetricsMessage
 from attune.protocol.viewer import EngineOverrides
-from attune.store import (
-    AuditEntry,
-    ClientRow,
-    LinkRow,
-    MarkerRow,
-    ParticipantRow,
-    SessionRow,
-    TherapistRow,
-)
 
 Text200 = Annotated[str, Field(min_length=1, max_length=200)]
 MAX_LINK_TTL_S = 30 * 24 * 3600
@@ -28,7 +19,8 @@ class _In(BaseModel):
 
 
 class _Out(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    # Built from the store's row dataclasses by attribute (``Model.model_validate(row)``).
+    model_config = ConfigDict(frozen=True, from_attributes=True)
 
 
 # Auth
@@ -43,10 +35,6 @@ class TherapistOut(_Out):
     id: str
     username: str
     display_name: str
-
-    @classmethod
-    def of(cls, row: TherapistRow) -> TherapistOut:
-        return cls(id=row.id, username=row.username, display_name=row.display_name)
 
 
 # Clients
@@ -69,18 +57,6 @@ class ClientOut(_Out):
     resonance_breaths_per_min: float | None
     resonance_set_at_s: float | None
     baseline_set_at_s: float | None
-
-    @classmethod
-    def of(cls, row: ClientRow) -> ClientOut:
-        return cls(
-            id=row.id,
-            pseudonym=row.pseudonym,
-            display_name=row.display_name,
-            created_at_s=row.created_at_s,
-            resonance_breaths_per_min=row.resonance_breaths_per_min,
-            resonance_set_at_s=row.resonance_set_at_s,
-            baseline_set_at_s=row.baseline_set_at_s,
-        )
 
 
 class BaselineIn(_In):
@@ -124,22 +100,6 @@ class SessionOut(_Out):
     ended_at_s: float | None
     notes: str
 
-    @classmethod
-    def of(cls, row: SessionRow) -> SessionOut:
-        state: Literal["created", "running", "ended"] = (
-            "ended" if row.ended_at_s else "running" if row.started_at_s else "created"
-        )
-        return cls(
-            id=row.id,
-            title=row.title,
-            client_id=row.client_id,
-            state=state,
-            created_at_s=row.created_at_s,
-            started_at_s=row.started_at_s,
-            ended_at_s=row.ended_at_s,
-            notes=row.notes,
-        )
-
 
 # Participants and links
 
@@ -155,16 +115,6 @@ class ParticipantOut(_Out):
     display_name: str
     sensor_name: str
     sensor_address: str
-
-    @classmethod
-    def of(cls, row: ParticipantRow) -> ParticipantOut:
-        return cls(
-            id=row.id,
-            role=row.role,
-            display_name=row.display_name,
-            sensor_name=row.sensor_name,
-            sensor_address=row.sensor_address,
-        )
 
 
 class CollectorTokenOut(_Out):
@@ -191,16 +141,6 @@ class LinkOut(_Out):
     created_at_s: float
     expires_at_s: float
     revoked_at_s: float | None
-
-    @classmethod
-    def of(cls, row: LinkRow) -> LinkOut:
-        return cls(
-            id=row.id,
-            role=row.role,
-            created_at_s=row.created_at_s,
-            expires_at_s=row.expires_at_s,
-            revoked_at_s=row.revoked_at_s,
-        )
 
 
 class IssuedLinkOut(LinkOut):
@@ -229,10 +169,6 @@ class MarkerOut(_Out):
     t_s: float
     text: str
     created_at_s: float
-
-    @classmethod
-    def of(cls, row: MarkerRow) -> MarkerOut:
-        return cls(id=row.id, t_s=row.t_s, text=row.text, created_at_s=row.created_at_s)
 
 
 class RecordedInputOut(_Out):
@@ -300,17 +236,6 @@ class AuditEntryOut(_Out):
     action: str
     resource: str
     outcome: str
-
-    @classmethod
-    def of(cls, entry: AuditEntry) -> AuditEntryOut:
-        return cls(
-            at_s=entry.at_s,
-            actor=entry.actor,
-            role=entry.role,
-            action=entry.action,
-            resource=entry.resource,
-            outcome=entry.outcome,
-        )
 
 
 class HealthOut(_Out):

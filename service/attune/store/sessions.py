@@ -28,6 +28,12 @@ class SessionRow:
     therapist_id: str | None
 
     @property
+    def state(self) -> Literal["created", "running", "ended"]:
+        if self.ended_at_s is not None:
+            return "ended"
+        return "running" if self.started_at_s is not None else "created"
+
+    @property
     def origin_s(self) -> float:
         """Wall time of session time zero: the start, or the creation before a start."""
         return self.started_at_s if self.started_at_s is not None else self.created_at_s

@@ -43,7 +43,7 @@ async def login(
     )
     set_login_cookie(response, request, svc, token)
     await audit(svc, request, TherapistPrincipal(therapist), "auth.login", resource="user")
-    return TherapistOut.of(therapist)
+    return TherapistOut.model_validate(therapist)
 
 
 @router.post("/logout", status_code=204, responses=responses(403))
@@ -61,7 +61,7 @@ async def logout(svc: ServicesDep, request: Request) -> Response:
 @router.get("/me", responses=responses(401))
 async def me(principal: TherapistDep) -> TherapistOut:
     """The signed-in therapist."""
-    return TherapistOut.of(principal.therapist)
+    return TherapistOut.model_validate(principal.therapist)
 
 
 @router.get(

@@ -45,7 +45,7 @@ async def create_client(body: ClientIn, principal: TherapistDep, svc: ServicesDe
     row = await svc.store.clients.create(
         principal.therapist.id, body.pseudonym, body.display_name, now_s=svc.clock()
     )
-    return ClientOut.of(row)
+    return ClientOut.model_validate(row)
 
 
 @router.get("")
@@ -55,7 +55,7 @@ async def list_clients(
     """Your clients."""
     rows = await svc.store.clients.of_therapist(principal.therapist.id)
     await audit(svc, request, principal, "client.list", resource="clients")
-    return [ClientOut.of(r) for r in rows]
+    return [ClientOut.model_validate(r) for r in rows]
 
 
 @router.get("/{client_id}", responses=responses(404))
@@ -64,7 +64,7 @@ async def get_client(
 ) -> ClientOut:
     client = await _own_client(svc, principal, client_id)
     await audit(svc, request, principal, "client.read", resource=f"client:{client_id}")
-    return ClientOut.of(client)
+    return ClientOut.model_validate(client)
 
 
 @router.delete("/{client_id}", responses=responses(404))
@@ -114,4 +114,4 @@ async def put_resonance(
     """Store the client's resonance breathing rate (breaths/min); the pacer starts there."""
     await _own_client(svc, principal, client_id)
     row = await svc.store.clients.set_resonance(client_id, body.breaths_per_min, now_s=svc.clock())
-    return ClientOut.of(row)
+    return ClientOut.model_validate(row)

@@ -71,29 +71,11 @@ async def session_events(
     recording = svc.store.recording
     session_id = access.session.id
     return SessionEventsOut(
-        markers=[MarkerOut.of(m) for m in await recording.markers(session_id)],
+        markers=[MarkerOut.model_validate(m) for m in await recording.markers(session_id)],
         pacer_changes=[
-            PacerChangeOut(
-                at_s=p.at_s,
-                t_s=p.t_s,
-                breaths_per_min=p.breaths_per_min,
-                inhale_exhale_ratio=p.inhale_exhale_ratio,
-                source=p.source,
-                detail=p.detail,
-            )
-            for p in await recording.pacer_changes(session_id)
+            PacerChangeOut.model_validate(p) for p in await recording.pacer_changes(session_id)
         ],
-        cues_shown=[
-            CueShownOut(
-                at_s=c.at_s,
-                t_s=c.t_s,
-                audience=c.audience,
-                kind=c.kind,
-                text=c.text,
-                detail=c.detail,
-            )
-            for c in await recording.cues_shown(session_id)
-        ],
+        cues_shown=[CueShownOut.model_validate(c) for c in await recording.cues_shown(session_id)],
     )
 
 
@@ -119,4 +101,4 @@ async def session_audit(
 ) -> list[AuditEntryOut]:
     """Who read, exported or changed this session, newest first."""
     entries = await svc.store.audit.entries(session_id=access.session.id, limit=limit)
-    return [AuditEntryOut.of(e) for e in entries]
+    return [AuditEntryOut.model_validate(e) for e in entries]

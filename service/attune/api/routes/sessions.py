@@ -46,7 +46,7 @@ async def create_session(body: SessionIn, principal: TherapistDep, svc: Services
     row = await svc.store.sessions.create(
         body.title, now_s=svc.clock(), client_id=client.id, therapist_id=principal.therapist.id
     )
-    return SessionOut.of(row)
+    return SessionOut.model_validate(row)
 
 
 @router.get("")
@@ -59,7 +59,7 @@ async def list_sessions(
     """Your sessions, newest first, optionally for one client."""
     rows = await svc.store.sessions.of_therapist(principal.therapist.id, client_id=client_id)
     await audit(svc, request, principal, "session.list", resource="sessions")
-    return [SessionOut.of(r) for r in rows]
+    return [SessionOut.model_validate(r) for r in rows]
 
 
 @router.get("/{session_id}", responses=responses(404))
@@ -68,7 +68,7 @@ async def get_session(
         SessionAccess, Depends(session_access("therapist", "reviewer", action="session.read"))
     ],
 ) -> SessionOut:
-    return SessionOut.of(access.session)
+    return SessionOut.model_validate(access.session)
 
 
 @router.post("/{session_id}/start", responses=responses(404))
@@ -76,7 +76,7 @@ async def start_session(access: OWNER, svc: ServicesDep) -> SessionOut:
     """Start the clock (session time zero); a no-op once started."""
     row = await svc.store.sessions.start(access.session.id, now_s=svc.clock())
     await svc.runtimes.refresh(row.id)
-    return SessionOut.of(row)
+    return SessionOut.model_validate(row)
 
 
 @router.post("/{session_id}/stop", responses=responses(404))
@@ -84,13 +84,15 @@ async def stop_session(access: OWNER, svc: ServicesDep) -> SessionOut:
     """End the session. Collectors may still deliver what they recorded before the end."""
     row = await svc.store.sessions.stop(access.session.id, now_s=svc.clock())
     await svc.runtimes.refresh(row.id)
-    return SessionOut.of(row)
+    return SessionOut.model_validate(row)
 
 
 @router.put("/{session_id}/notes", responses=responses(404))
 async def put_notes(body: NotesIn, access: OWNER, svc: ServicesDep) -> SessionOut:
     """Replace the session's notes."""
-    return SessionOut.of(await svc.store.sessions.set_notes(access.session.id, body.notes))
+    return SessionOut.model_validate(
+        await svc.store.sessions.set_notes(access.session.id, body.notes)
+    )
 
 
 # Participants
@@ -105,7 +107,7 @@ async def list_participants(
     svc: ServicesDep,
 ) -> list[ParticipantOut]:
     rows = await svc.store.sessions.participants(access.session.id)
-    return [ParticipantOut.of(r) for r in rows]
+    return [ParticipantOut.model_validate(r) for r in rows]
 
 
 @router.post(
@@ -123,7 +125,7 @@ async def add_participant(
     )
     await svc.runtimes.refresh(access.session.id)
     return CollectorTokenOut(
-        participant=ParticipantOut.of(row),
+        participant=ParticipantOut.model_validate(row),
         collector_token=token,
         ingest_url=ingest_url(base_url(request)),
     )
@@ -143,7 +145,7 @@ async def rotate_collector_token(
         raise NotFoundError(f"no participant {participant_id} in this session")
     token = await svc.store.sessions.rotate_token(participant_id)
     return CollectorTokenOut(
-        participant=ParticipantOut.of(row),
+        participant=ParticipantOut.model_validate(row),
         collector_token=token,
         ingest_url=ingest_url(base_url(request)),
     )
@@ -155,7 +157,7 @@ async def rotate_collector_token(
 @router.get("/{session_id}/links", tags=["links"], responses=responses(404))
 async def list_links(access: OWNER, svc: ServicesDep) -> list[LinkOut]:
     """The session's client and reviewer links (without their tokens)."""
-    return [LinkOut.of(r) for r in await svc.store.sessions.links(access.session.id)]
+    return [LinkOut.model_validate(r) for r in await svc.store.sessions.links(access.session.id)]
 
 
 @router.post("/{session_id}/links", status_code=201, tags=["links"], responses=responses(404))
@@ -178,7 +180,9 @@ async def create_link(
         ttl_s=body.ttl_s or default_ttl_s,
         created_by=access.therapist_id,
     )
-    return IssuedLinkOut(**LinkOut.of(row).model_dump(), token=token, url=url)
+    return IssuedLinkOut.model_validate(
+        {**LinkOut.model_validate(row).model_dump(), "token": token, "url": url}
+    )
 
 
 @router.delete("/{session_id}/links/{link_id}", tags=["links"], responses=responses(404))
@@ -186,7 +190,7 @@ async def revoke_link(link_id: IdPath, access: OWNER, svc: ServicesDep) -> LinkO
     """Revoke a link at once: its token stops working, live and replay sockets included."""
     row = await svc.store.sessions.revoke_link(access.session.id, link_id, now_s=svc.clock())
     await svc.viewers.close(row.session_id, REVOKED, "link revoked", actor=f"link:{row.id}")
-    return LinkOut.of(row)
+    return LinkOut.model_validate(row)
 
 
 # Markers
@@ -199,7 +203,9 @@ async def list_markers(
     ],
     svc: ServicesDep,
 ) -> list[MarkerOut]:
-    return [MarkerOut.of(m) for m in await svc.store.recording.markers(access.session.id)]
+    return [
+        MarkerOut.model_validate(m) for m in await svc.store.recording.markers(access.session.id)
+    ]
 
 
 @router.post("/{session_id}/markers", status_code=201, tags=["markers"], responses=responses(404))
@@ -214,4 +220,4 @@ async def add_marker(body: MarkerIn, access: OWNER, svc: ServicesDep) -> MarkerO
         author_id=access.therapist_id,
         now_s=now_s,
     )
-    return MarkerOut.of(marker)
+    return MarkerOut.model_validate(marker)
