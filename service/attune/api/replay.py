@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -158,7 +159,10 @@ async def _read_commands(websocket: WebSocket, commands: asyncio.Queue[str | byt
 
 
 Rebuild = Callable[[EngineConfig], Awaitable[Timeline]]
-_NO_COMMAND = b"\x00no command"
+
+
+class _Tick(enum.Enum):
+    DUE = "the next message is due"  # no command came before it
 
 
 async def _play(
@@ -176,7 +180,7 @@ async def _play(
             frame = await commands.get()
         if frame is None:
             return  # the browser went away
-        if frame is not _NO_COMMAND:
+        if frame is not _Tick.DUE:
             await websocket.send_text(await _apply(player, frame, loop.time(), rebuild))
             continue
         await websocket.send_text(player.timeline.texts[player.index])
@@ -190,13 +194,14 @@ async def _play(
 
 async def _command_within(
     commands: asyncio.Queue[str | bytes | None], delay_s: float
-) -> str | bytes | None:
+) -> str | bytes | _Tick | None:
+    """The next command if one comes within ``delay_s``, else ``_Tick.DUE``."""
     if delay_s <= 0:
-        return _NO_COMMAND if commands.empty() else commands.get_nowait()
+        return _Tick.DUE if commands.empty() else commands.get_nowait()
     try:
         return await asyncio.wait_for(commands.get(), delay_s)
     except TimeoutError:
-        return _NO_COMMAND
+        return _Tick.DUE
 
 
 async def _apply(player: _Player, frame: str | bytes, now_s: float, rebuild: Rebuild) -> str:
