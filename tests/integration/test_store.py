@@ -136,7 +136,7 @@ async def test_markers_join_the_input_order_and_events_round_trip(store) -> None
     assert isinstance(inputs[0], RecordedInput)
     assert inputs[1] == marker
     assert await store.recording.last_input_no(session.id) == 2
-    pacer = await store.recording.record_pacer_change(
+    pacer = await store.events.record_pacer_change(
         session.id,
         at_s=NOW_S,
         t_s=3.0,
@@ -145,7 +145,7 @@ async def test_markers_join_the_input_order_and_events_round_trip(store) -> None
         source="therapist",
         detail={"shape": "sine"},
     )
-    cue = await store.recording.record_cue_shown(
+    cue = await store.events.record_cue_shown(
         session.id,
         at_s=NOW_S,
         t_s=4.0,
@@ -154,8 +154,8 @@ async def test_markers_join_the_input_order_and_events_round_trip(store) -> None
         text="Nice, keep going",
         detail={"rmssd_ms": 31.0},
     )
-    assert await store.recording.pacer_changes(session.id) == [pacer]
-    assert await store.recording.cues_shown(session.id) == [cue]
+    assert await store.events.pacer_changes(session.id) == [pacer]
+    assert await store.events.cues_shown(session.id) == [cue]
 
 
 async def test_recording_for_a_deleted_participant_is_not_found(store) -> None:
@@ -227,7 +227,7 @@ async def fill(store, session_id: str, participant_id: str, therapist_id: str) -
     await recording.add_marker(
         session_id, input_no=9, t_s=1.0, text="m", author_id=therapist_id, now_s=NOW_S
     )
-    await recording.record_pacer_change(
+    await store.events.record_pacer_change(
         session_id,
         at_s=NOW_S,
         t_s=1.0,
@@ -235,7 +235,7 @@ async def fill(store, session_id: str, participant_id: str, therapist_id: str) -
         inhale_exhale_ratio=None,
         source="therapist",
     )
-    await recording.record_cue_shown(
+    await store.events.record_cue_shown(
         session_id, at_s=NOW_S, t_s=1.0, audience="therapist", kind="k", text="t"
     )
     await store.sessions.create_link(

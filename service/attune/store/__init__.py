@@ -1,7 +1,7 @@
 """Storage: SQLite by default, PostgreSQL by URL, through SQLAlchemy Core (async).
 
 ``Store`` bundles one engine's data access by domain: accounts, clients, sessions (with
-participants and links), the recording and the audit log.
+participants and links), the recording (inputs), session events (pacer, cues) and the audit log.
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ from attune.store.accounts import Accounts, TherapistRow
 from attune.store.audit import AuditEntry, AuditLog
 from attune.store.clients import Baseline, ClientRow, Clients
 from attune.store.database import open_database
+from attune.store.events import CueShownRow, PacerChangeRow, SessionEvents
 from attune.store.recording import (
-    CueShownRow,
     MarkerRow,
-    PacerChangeRow,
     RecordedInput,
     Recording,
     RecordOutcome,
@@ -33,6 +32,7 @@ class Store:
     clients: Clients
     sessions: Sessions
     recording: Recording
+    events: SessionEvents
     audit: AuditLog
 
     @classmethod
@@ -43,6 +43,7 @@ class Store:
             Clients(engine),
             Sessions(engine),
             Recording(engine),
+            SessionEvents(engine),
             AuditLog(engine),
         )
 
@@ -68,6 +69,7 @@ __all__ = [
     "RecordOutcome",
     "RecordedInput",
     "Role",
+    "SessionEvents",
     "SessionInput",
     "SessionRow",
     "Sessions",

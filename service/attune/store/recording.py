@@ -1,4 +1,4 @@
-"""The append-only recording of a session: collector input, markers, pacer changes, cues shown.
+"""The append-only recording of a session: collector input and markers (see also events.py).
 
 Collector input and markers are a session's *inputs*: each gets the next ``input_no`` of its
 session when it is committed, the order in which the live pipeline consumed it, so feeding the
@@ -10,13 +10,11 @@ from __future__ import annotations
 import enum
 import hashlib
 import heapq
-import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import JsonValue
 from sqlalchemy import (
     ColumnElement,
     Row,
@@ -77,30 +75,6 @@ class MarkerRow:
     text: str
     author_id: str | None
     created_at_s: float
-
-
-@dataclass(frozen=True, slots=True)
-class PacerChangeRow:
-    id: int
-    session_id: str
-    at_s: float
-    t_s: float
-    breaths_per_min: float | None
-    inhale_exhale_ratio: float | None
-    source: str
-    detail: JsonValue
-
-
-@dataclass(frozen=True, slots=True)
-class CueShownRow:
-    id: int
-    session_id: str
-    at_s: float
-    t_s: float
-    audience: str
-    kind: str
-    text: str
-    detail: JsonValue
 
 
 SessionInput = RecordedInput | MarkerRow
@@ -231,7 +205,7 @@ class Recording:
         collected += await self.markers(session_id)
         return sorted(collected, key=lambda item: item.input_no)
 
-    # Markers, pacer changes, cues shown
+    # Markers
 
     async def add_marker(
         self,
@@ -263,79 +237,6 @@ class Recording:
         query = select(*_MARKER).where(m.c.session_id == session_id).order_by(m.c.input_no)
         async with self.engine.connect() as conn:
             return [MarkerRow(*r) for r in await conn.execute(query)]
-
-    async def record_pacer_change(
-        self,
-        session_id: str,
-        *,
-        at_s: float,
-        t_s: float,
-        breaths_per_min: float | None,
-        inhale_exhale_ratio: float | None,
-        source: str,
-        detail: JsonValue = None,
-    ) -> PacerChangeRow:
-        """Record a pacer setting as it changed (``detail``: any JSON the pacer adds)."""
-        values = {
-            "session_id": session_id,
-            "at_s": at_s,
-            "t_s": t_s,
-            "breaths_per_min": breaths_per_min,
-            "inhale_exhale_ratio": inhale_exhale_ratio,
-            "source": source,
-            "detail_json": json.dumps(detail),
-        }
-        async with self.engine.begin() as conn:
-            result = await conn.execute(insert(schema.pacer_changes).values(**values))
-            (row_id,) = result.inserted_primary_key or (0,)
-        return PacerChangeRow(
-            int(row_id),
-            session_id,
-            at_s,
-            t_s,
-            breaths_per_min,
-            inhale_exhale_ratio,
-            source,
-            detail,
-        )
-
-    async def pacer_changes(self, session_id: str) -> list[PacerChangeRow]:
-        p = schema.pacer_changes
-        query = select(*_PACER).where(p.c.session_id == session_id).order_by(p.c.t_s, p.c.id)
-        async with self.engine.connect() as conn:
-            return [_with_detail(PacerChangeRow, r) for r in await conn.execute(query)]
-
-    async def record_cue_shown(
-        self,
-        session_id: str,
-        *,
-        at_s: float,
-        t_s: float,
-        audience: str,
-        kind: str,
-        text: str,
-        detail: JsonValue = None,
-    ) -> CueShownRow:
-        """Record a cue as it was shown (``detail``: the values that fired it, as JSON)."""
-        values = {
-            "session_id": session_id,
-            "at_s": at_s,
-            "t_s": t_s,
-            "audience": audience,
-            "kind": kind,
-            "text": text,
-            "detail_json": json.dumps(detail),
-        }
-        async with self.engine.begin() as conn:
-            result = await conn.execute(insert(schema.cues_shown).values(**values))
-            (row_id,) = result.inserted_primary_key or (0,)
-        return CueShownRow(int(row_id), session_id, at_s, t_s, audience, kind, text, detail)
-
-    async def cues_shown(self, session_id: str) -> list[CueShownRow]:
-        c = schema.cues_shown
-        query = select(*_CUE).where(c.c.session_id == session_id).order_by(c.c.t_s, c.c.id)
-        async with self.engine.connect() as conn:
-            return [_with_detail(CueShownRow, r) for r in await conn.execute(query)]
 
 
 async def _bodies(
@@ -373,16 +274,6 @@ async def _bodies(
             v=1, type="battery", seq=row.seq, at_s=row.at_s, level_pct=row.level_pct
         )
     return out
-
-
-_Detailed = TypeVar("_Detailed", PacerChangeRow, CueShownRow)
-
-
-def _with_detail(cls: type[_Detailed], row: Row[Any]) -> _Detailed:
-    """A row object from a query whose last column is ``detail_json``."""
-    fields = row._asdict()
-    fields["detail"] = json.loads(fields.pop("detail_json"))
-    return cls(**fields)
 
 
 def _link(row: Row[Any]) -> Link:
@@ -428,21 +319,4 @@ async def _insert_body(conn: AsyncConnection, participant_id: str, message: SeqM
 _MARKER = tuple(
     schema.markers.c[name]
     for name in ("id", "session_id", "input_no", "t_s", "text", "author_id", "created_at_s")
-)
-_PACER = tuple(
-    schema.pacer_changes.c[name]
-    for name in (
-        "id",
-        "session_id",
-        "at_s",
-        "t_s",
-        "breaths_per_min",
-        "inhale_exhale_ratio",
-        "source",
-        "detail_json",
-    )
-)
-_CUE = tuple(
-    schema.cues_shown.c[name]
-    for name in ("id", "session_id", "at_s", "t_s", "audience", "kind", "text", "detail_json")
 )

@@ -68,14 +68,14 @@ async def session_events(
     access: Annotated[SessionAccess, _reader("events.read")], svc: ServicesDep
 ) -> SessionEventsOut:
     """Markers, pacer changes and cues shown, in session time."""
-    recording = svc.store.recording
+    recording, events = svc.store.recording, svc.store.events
     session_id = access.session.id
     return SessionEventsOut(
         markers=[MarkerOut.model_validate(m) for m in await recording.markers(session_id)],
         pacer_changes=[
-            PacerChangeOut.model_validate(p) for p in await recording.pacer_changes(session_id)
+            PacerChangeOut.model_validate(p) for p in await events.pacer_changes(session_id)
         ],
-        cues_shown=[CueShownOut.model_validate(c) for c in await recording.cues_shown(session_id)],
+        cues_shown=[CueShownOut.model_validate(c) for c in await events.cues_shown(session_id)],
     )
 
 
