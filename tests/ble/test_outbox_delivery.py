@@ -3,13 +3,18 @@ arrives exactly once (real uvicorn service, on-disk outbox, real Bleak)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 
+from attune.collector.collector import ingest_url, stream_key
 from attune.collector.outbox import OutboxFile
+from attune.collector.uplink import Uplink
 from attune.protocol.ingest import Batch
 from attune.testing.audit import audit
 from attune.testing.bluez import StrapConfig
 from tests.ble.helpers import (
+    batteries,
     check_streamed_and_stopped,
     eventually,
     fast_config,
@@ -72,3 +77,39 @@ async def test_collector_restart_resumes_its_outbox(bluez, service, clock, tmp_p
     assert first.link().stats.notifications + second.link().stats.notifications == sum(
         len(r.message.notifications) for r in recorded if isinstance(r.message, Batch)
     )
+
+
+async def deliver(uplink: Uplink) -> None:
+    task = asyncio.create_task(uplink.run())
+    try:
+        await eventually(lambda: len(uplink.outbox) == 0, "delivery")
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_a_fresh_outbox_does_not_lose_data_to_seqs_the_service_has(
+    service, clock, tmp_path
+) -> None:
+    session_id, tokens, ids = await service.new_session(("client",))
+    url = ingest_url(service.base_url)
+
+    def uplink(path: str) -> Uplink:
+        box = OutboxFile(tmp_path / path).outbox(stream_key(url, tokens["client"]))
+        return Uplink(url=url, token=tokens["client"], outbox=box, clock=clock)
+
+    first = uplink("laptop.sqlite3")
+    for level in (50, 51, 52, 53, 54):
+        first.send_battery(clock.now_s(), level)
+    await deliver(first)
+    # The same participant's collector moves to another machine (or the file is deleted):
+    # its seqs start at 0 again, which the service would drop as resends.
+    second = uplink("tablet.sqlite3")
+    for level in (80, 81, 82):
+        second.send_battery(clock.now_s(), level)
+    await deliver(second)
+
+    recorded = await service.recorded(session_id, ids["client"])
+    assert batteries(recorded) == [50, 51, 52, 53, 54, 80, 81, 82]
+    assert [r.seq for r in recorded] == list(range(8))
