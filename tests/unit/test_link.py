@@ -26,8 +26,12 @@ from attune.pipeline.events import LinkState as S
 FOUND = Found("Polar H10 8C4CAD2B", "A0:9E:1A:8C:4C:AD")
 
 
+def rng(seed: int) -> random.Random:
+    return random.Random(seed)  # noqa: S311 - backoff jitter, not secrets
+
+
 def machine(**policy: float) -> LinkMachine:
-    return LinkMachine(LinkPolicy(**policy), random.Random(3))  # type: ignore[arg-type]
+    return LinkMachine(LinkPolicy(**policy), rng(3))  # type: ignore[arg-type]
 
 
 def states(step) -> list[tuple[S, str | None]]:
@@ -81,7 +85,7 @@ def test_failed_connects_back_off_exponentially_up_to_the_cap() -> None:
 def test_jitter_spreads_straps_that_fail_together() -> None:
     waits = set()
     for seed in range(20):
-        m = LinkMachine(LinkPolicy(), random.Random(seed))
+        m = LinkMachine(LinkPolicy(), rng(seed))
         m.start()
         m.handle(FOUND, 0.0)
         waits.add(m.handle(Failed("x"), 0.0).wait_s)
@@ -178,5 +182,5 @@ def test_impossible_inputs_are_bugs(setup: str, event) -> None:
 def test_backoff_is_always_within_zero_and_the_cap(
     attempt: int, base_s: float, cap_s: float, seed: int
 ) -> None:
-    delay = Backoff(base_s, cap_s).delay_s(attempt, random.Random(seed))
+    delay = Backoff(base_s, cap_s).delay_s(attempt, rng(seed))
     assert 0.0 <= delay <= min(cap_s, base_s * 2.0 ** min(attempt, 62))
