@@ -33,7 +33,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _apply(line: str, fake: FakeBlueZ, straps: list[VirtualStrap]) -> str:  # noqa: PLR0911
+def _apply(line: str, fake: FakeBlueZ, straps: list[VirtualStrap]) -> str:
     words = shlex.split(line)
     if not words:
         return ""
