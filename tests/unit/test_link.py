@@ -92,29 +92,41 @@ def test_jitter_spreads_straps_that_fail_together() -> None:
     assert len(waits) == 20
 
 
-def test_a_stable_link_resets_the_backoff() -> None:
+def test_a_connect_that_works_resets_the_backoff() -> None:
     m = machine(stable_after_s=30.0)
     m.start()
-    for _ in range(5):
+    for _ in range(5):  # e.g. the adapter was off for a while
         m.handle(FOUND, 0.0)
-        m.handle(Failed("refused"), 0.0)
+        m.handle(Failed("Bluetooth is off"), 0.0)
         m.handle(BackoffElapsed(), 0.0)
     assert m.attempt == 5
     m.handle(FOUND, 100.0)
     m.handle(Connected(), 100.0)
-    m.handle(Dropped("lost"), 131.0)  # streamed 31 s: the next try is quick again
-    assert m.attempt == 1
+    assert m.attempt == 0
+    step = m.handle(Dropped("lost"), 110.0)  # an unrelated drop soon after
+    assert step.wait_s is not None
+    assert step.wait_s <= 1.0  # attempt 1, not 6
 
 
-def test_a_link_that_drops_right_away_keeps_backing_off() -> None:
+def test_a_drop_after_a_stable_stream_waits_least() -> None:
+    m = streaming(machine(stable_after_s=30.0), at_s=0.0)
+    step = m.handle(Dropped("lost"), 600.0)
+    assert step.wait_s is not None
+    assert step.wait_s <= 0.5
+
+
+def test_a_flapping_link_backs_off_more_each_time() -> None:
     m = machine(stable_after_s=30.0)
     m.start()
+    caps = []
     for t in range(6):
         m.handle(FOUND, t)
         m.handle(Connected(), t)
-        m.handle(Dropped("lost"), t + 0.5)
+        step = m.handle(Dropped("lost"), t + 0.5)
+        caps.append(step.wait_s)
         m.handle(BackoffElapsed(), t + 0.9)
-    assert m.attempt == 6
+    assert m.attempt == 7
+    assert all(w is not None and w <= min(30.0, 0.5 * 2**n) for n, w in enumerate(caps, 1))
 
 
 def test_not_found_is_reported_once_per_scanning_episode() -> None:

@@ -11,10 +11,11 @@ permission, BlueZ too old, not a heart-rate strap). Scanning never gives up: a s
 absent at start is found when it comes (a notice is reported once per scanning episode).
 
 Backoff is capped exponential with full jitter (AWS Architecture Blog, "Exponential Backoff
-And Jitter", 2015), so straps that drop together do not hammer the adapter together; the
-attempt count resets once a link has streamed for ``stable_after_s``, so a strap that drops
-after an hour of good data reconnects at once, while one that drops right after every
-connect backs off. Time is data: every input carries the monotonic time it happened at.
+And Jitter", 2015), so straps that drop together do not hammer the adapter together. Failed
+connects escalate it; a connect that works resets it, so a strap that returns after a long
+outage (adapter off, out of range) and drops again soon after starts from a short wait. Only
+a link that keeps dropping within ``stable_after_s`` of connecting (flapping) escalates
+across connects. Time is data: every input carries the monotonic time it happened at.
 """
 
 from __future__ import annotations
@@ -124,6 +125,7 @@ class LinkMachine:
     state: LinkState = LinkState.STOPPED
     attempt: int = 0
     found: Found | None = None
+    _quick_drops: int = 0
     _streaming_since_s: float | None = None
     _noticed: bool = False
 
@@ -150,12 +152,14 @@ class LinkMachine:
                 return self._stop(event.reason) if event.fatal else self._backoff(event.reason)
             case LinkState.CONNECTING, Connected():
                 self.state = LinkState.STREAMING
+                self.attempt = 0
                 self._streaming_since_s = now_s
                 return Step((Report(LinkState.STREAMING),))
             case LinkState.STREAMING, Dropped():
                 since = self._streaming_since_s
-                if since is not None and now_s - since >= self.policy.stable_after_s:
-                    self.attempt = 0
+                stable = since is not None and now_s - since >= self.policy.stable_after_s
+                self._quick_drops = 0 if stable else self._quick_drops + 1
+                self.attempt = self._quick_drops
                 self._streaming_since_s = None
                 step = self._backoff(event.reason)
                 return Step((Report(LinkState.LOST, event.reason), *step.reports), step.wait_s)

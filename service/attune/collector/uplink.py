@@ -223,8 +223,10 @@ class Uplink:
             for _, text in batch:
                 await ws.send(text)
             waiter = asyncio.create_task(self._wakeup.wait())
-            await asyncio.wait({waiter, receiver}, return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
+            try:
+                await asyncio.wait({waiter, receiver}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiter.cancel()
         receiver.result()  # re-raise why the connection ended
 
     async def _receive(self, ws: ClientConnection) -> None:

@@ -10,7 +10,6 @@ the collector must not have; losses inside declared gaps are what a drop-out cos
 
 from __future__ import annotations
 
-import statistics
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from attune.pipeline import BeatEvent, GapEvent, PayloadRejected, SessionPipelin
 from attune.protocol.ingest import Batch, Link
 from attune.sensor.hrm import parse_hrm
 from attune.store.recording import RecordedInput
-from attune.testing.bluez.strap import Emitted
+from attune.testing.bluez.strap import Availability, Emitted
 
 UINT16_MOD = 0x10000
 
@@ -140,28 +139,29 @@ def _classify_losses(
     return lost_in, lost_out
 
 
-def reconnect_times_s(
-    availability: Sequence[tuple[float, str]],
-) -> tuple[list[float], int]:
-    """Strap-time delays from "available again" to "subscribed again", and how many times
-    the strap went away again before anyone reconnected."""
-    delays: list[float] = []
-    abandoned = 0
-    since: float | None = None
-    for t_s, kind in availability:
-        if kind == "available":
-            since = t_s
-        elif kind == "subscribed" and since is not None:
-            delays.append(t_s - since)
-            since = None
-        elif kind == "away" and since is not None:
-            abandoned += 1
-            since = None
-    return delays, abandoned
+@dataclass(frozen=True, slots=True)
+class Reconnect:
+    """The strap became available at ``available_at_s`` (for ``cause``) and a collector
+    subscribed to it again ``delay_s`` later, both in strap time."""
+
+    cause: str
+    available_at_s: float
+    delay_s: float
 
 
-def summary_s(values: Sequence[float]) -> dict[str, float | None]:
-    """Median and max, or None for an empty series."""
-    if not values:
-        return {"median": None, "max": None}
-    return {"median": statistics.median(values), "max": max(values)}
+def reconnects(availability: Sequence[Availability]) -> tuple[list[Reconnect], int]:
+    """Every return of the strap that ended in a new subscription, and how many returns were
+    cut short (the strap went away again before anyone reconnected)."""
+    done: list[Reconnect] = []
+    cut_short = 0
+    since: Availability | None = None
+    for event in availability:
+        if event.kind == "available":
+            since = event
+        elif since is not None and event.kind == "subscribed":
+            done.append(Reconnect(since.cause, since.t_s, event.t_s - since.t_s))
+            since = None
+        elif since is not None and event.kind == "away":
+            cut_short += 1
+            since = None
+    return done, cut_short

@@ -3,9 +3,10 @@ real Bleak BlueZ backend without Bluetooth hardware (see virtual-strap-bluez.md)
 
 from attune.testing.bluez.bus import DBusDaemonMissingError, PrivateSystemBus, find_dbus_daemon
 from attune.testing.bluez.fake import FakeBlueZ
-from attune.testing.bluez.strap import Emitted, StrapConfig, VirtualStrap
+from attune.testing.bluez.strap import Availability, Emitted, StrapConfig, VirtualStrap
 
 __all__ = [
+    "Availability",
     "DBusDaemonMissingError",
     "Emitted",
     "FakeBlueZ",

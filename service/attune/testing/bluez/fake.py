@@ -206,7 +206,7 @@ class FakeBlueZ:
             self.set(self.adapter_path, ADAPTER, Discovering=False)
         self.set(self.adapter_path, ADAPTER, Powered=on)
         for strap in self.straps:
-            strap.availability_changed()
+            strap.availability_changed(f"adapter {'on' if on else 'off'}")
 
     def deny_access(self, denied: bool = True) -> None:
         """Answer every method call with AccessDenied, as a D-Bus policy without rights does."""

@@ -105,6 +105,16 @@ class Emitted:
 
 
 @dataclass(frozen=True, slots=True)
+class Availability:
+    """The strap became ``available`` to connect (and why), went ``away``, or was
+    ``subscribed`` again by a collector, at strap time ``t_s``."""
+
+    t_s: float
+    kind: Literal["available", "away", "subscribed"]
+    cause: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class _ConnectFailure:
     name: str
     text: str
@@ -122,7 +132,7 @@ class VirtualStrap:
         self.clock = fake.clock
         self.path = f"{fake.adapter_path}/dev_{config.address.replace(':', '_')}"
         self.ledger: list[Emitted] = []
-        self.availability: list[tuple[float, Literal["available", "subscribed", "away"]]] = []
+        self.availability: list[Availability] = []
         self.connects = 0
         self.in_range = config.in_range
         self.contact = True
@@ -151,7 +161,7 @@ class VirtualStrap:
 
     def drop_link(self) -> None:
         """The link fails now (remote disconnect, interference)."""
-        self._link_down()
+        self._link_down("link dropped")
 
     def go_out_of_range(self) -> None:
         """Walk away: no adverts, no notifications; the link drops after the supervision
@@ -159,7 +169,7 @@ class VirtualStrap:
         self.in_range = False
         if self.connected and self._supervision is None:
             self._supervision = asyncio.ensure_future(self._supervise(self._generation))
-        self.availability_changed()
+        self.availability_changed("out of range")
         self._changed.set()
 
     def come_back(self) -> None:
@@ -167,7 +177,7 @@ class VirtualStrap:
         if self._supervision is not None:
             self._supervision.cancel()
             self._supervision = None
-        self.availability_changed()
+        self.availability_changed("back in range")
         self._changed.set()
 
     def set_contact(self, contact: bool) -> None:
@@ -204,12 +214,12 @@ class VirtualStrap:
         """Another app or phone holds the strap: ``hidden`` stops advertising (one-connection
         straps), ``refusing`` keeps advertising but rejects connections."""
         self.occupied = how
-        self.availability_changed()
+        self.availability_changed("held by another app")
         self._changed.set()
 
     def release(self) -> None:
         self.occupied = None
-        self.availability_changed()
+        self.availability_changed("released by the other app")
         self._changed.set()
 
     # --- life cycle (called by FakeBlueZ) ------------------------------------------------
@@ -219,7 +229,7 @@ class VirtualStrap:
             asyncio.ensure_future(self._advertise_loop()),
             asyncio.ensure_future(self._notify_loop()),
         ]
-        self.availability_changed()
+        self.availability_changed("switched on")
 
     async def stop(self) -> None:
         for task in [*self._tasks, *([self._supervision] if self._supervision else [])]:
@@ -232,25 +242,26 @@ class VirtualStrap:
     def adapter_off(self) -> None:
         if self._pending_connect is not None:
             self._pending_connect.set()
-        self._link_down()
+        self._link_down("adapter off")
 
     def client_gone(self, sender: str) -> None:
         for char in self._chars.values():
             char.client_gone(sender)
 
-    def availability_changed(self) -> None:
+    def availability_changed(self, cause: str) -> None:
         """Log when the strap becomes (un)available to connect, for reconnect times."""
         available = (
             self.fake.powered and self.in_range and self.occupied is None and not self.connected
         )
         if available != self._available:
             self._available = available
-            if available or not self.connected:
-                self.availability.append((self.clock.now_s(), "available" if available else "away"))
+            if available or not self.connected:  # being connected is not being away
+                kind: Literal["available", "away"] = "available" if available else "away"
+                self.availability.append(Availability(self.clock.now_s(), kind, cause))
 
     def remove_device_object(self) -> None:
         if self.connected:
-            self._link_down()
+            self._link_down("removed by the adapter")
         for path in reversed(self._gatt_paths()):
             if path in self.fake.objects:
                 self.fake.unexport(path)
@@ -388,7 +399,7 @@ class VirtualStrap:
         if not self.connected:
             raise BluezError(ERROR_NOT_CONNECTED, "Not Connected")
         await self.clock.sleep(self.config.connect_latency_s / 2)
-        self._link_down()
+        self._link_down("disconnected by the host")
         return ok(msg)
 
     def _link_up(self) -> None:
@@ -396,7 +407,7 @@ class VirtualStrap:
         self.connects += 1
         self._generation += 1
         self.stalled = False
-        self.availability_changed()
+        self.availability_changed("connected")
         self.fake.set(self.path, DEVICE, Connected=True)
         if not self._gatt_exported:
             for obj in self._gatt_objects():
@@ -417,7 +428,7 @@ class VirtualStrap:
         for char in self._chars.values():
             char.link_up()
 
-    def _link_down(self) -> None:
+    def _link_down(self, cause: str) -> None:
         if not self.connected:
             return
         self.connected = False
@@ -435,13 +446,13 @@ class VirtualStrap:
             self._gatt_exported = False
         self.fake.set(self.path, DEVICE, Connected=False)
         self._last_seen_s = self.clock.monotonic_s()
-        self.availability_changed()
+        self.availability_changed(cause)
 
     async def _supervise(self, generation: int) -> None:
         await self.clock.sleep(self.config.supervision_timeout_s)
         if generation == self._generation and not self.in_range:
             self._supervision = None
-            self._link_down()
+            self._link_down("supervision timeout")
 
     # --- notifications -------------------------------------------------------------------
 
@@ -537,4 +548,4 @@ class VirtualStrap:
 
     def _subscribed(self, char: GattCharacteristic) -> None:
         if char.uuid == HRM_UUID:
-            self.availability.append((self.clock.now_s(), "subscribed"))
+            self.availability.append(Availability(self.clock.now_s(), "subscribed"))
