@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from attune.cli import main
+from attune.cli import build_parser
 from attune.cli.collect import pair_specs
 from attune.collector.ble import SeenStrap, is_address, selector_matches
 from attune.collector.collector import StrapSpec, ingest_url, stream_key
@@ -91,5 +91,9 @@ def test_addresses_and_macos_uuids_are_addresses() -> None:
 
 
 def test_collect_refuses_a_device_without_token(capsys) -> None:
-    assert main(["collect", "--server", "http://127.0.0.1:9", "--device", "H10"]) == 2
+    # Parsed and run without attune.cli.main, which would reconfigure logging for the process.
+    args = build_parser().parse_args(
+        ["collect", "--server", "http://127.0.0.1:9", "--device", "H10"]
+    )
+    assert args.run(args) == 2
     assert "no token for --device 'H10'" in capsys.readouterr().out
