@@ -47,7 +47,9 @@ async def bluez(
 
 @pytest.fixture
 async def service(settings: Settings, clock: ScaledClock) -> AsyncIterator[LoopbackService]:
-    svc = LoopbackService(settings, clock.now_s)
+    # In a thread of its own, as a separate process would be: the service's pauses do not
+    # delay the collector's arrival stamps.
+    svc = LoopbackService(settings, clock.now_s, own_thread=True)
     await svc.start()
     yield svc
     await svc.stop()
