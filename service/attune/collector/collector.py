@@ -142,7 +142,10 @@ class Collector:
             check_bluez_version(await bluetoothctl_version())
         uplinks = [asyncio.create_task(uplink.run()) for uplink in self.uplinks]
         try:
-            finals = await asyncio.gather(*(link.run() for link in self.links))
+            # A task group, so that a bug in one link cancels the others instead of orphaning them.
+            async with asyncio.TaskGroup() as group:
+                runs = [group.create_task(link.run()) for link in self.links]
+            finals = [run.result() for run in runs]
             drained = await asyncio.gather(
                 *(uplink.drain(self.config.drain_timeout_s) for uplink in self.uplinks)
             )
