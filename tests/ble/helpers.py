@@ -37,7 +37,7 @@ def fast_config(**policy: float) -> CollectorConfig:
     return CollectorConfig(
         link=LinkSettings(policy=link_policy),
         uplink_backoff=Backoff(base_s=0.5, cap_s=4.0),
-        drain_timeout_s=30.0,
+        drain_timeout_s=300.0,  # strap s (12 real s): time for a loaded machine to catch up
     )
 
 
