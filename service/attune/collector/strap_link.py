@@ -40,7 +40,7 @@ from attune.collector.link import (
     Step,
     StopRequested,
 )
-from attune.collector.problems import Problem, advice_for, diagnose
+from attune.collector.problems import Problem, diagnose, problem
 from attune.collector.uplink import Uplink
 from attune.errors import CollectorError, PayloadError
 from attune.pipeline.events import LinkState
@@ -178,11 +178,7 @@ class StrapLink:
         if self._stop.is_set():
             return StopRequested()
         if found is None:
-            self.last_error = CollectorError(
-                f"{self.selector} not found",
-                advice=advice_for(Problem.STRAP_NOT_FOUND),
-                code=Problem.STRAP_NOT_FOUND.value,
-            )
+            self.last_error = problem(Problem.STRAP_NOT_FOUND, f"{self.selector} not found")
             return NotFound(wait_s)
         self.seen, self._device = found
         self._claims.claim(self.seen.address, self)

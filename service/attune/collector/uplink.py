@@ -196,10 +196,14 @@ class Uplink:
             with contextlib.suppress(asyncio.CancelledError):
                 await receiver
 
-    async def _hello(self, ws: ClientConnection) -> Welcome:
+    def _hello_text(self) -> str:
         self._hello_due = False
-        hello = Hello(v=1, type="hello", collector=self.collector, sensor=self.sensor)
-        await ws.send(hello.model_dump_json())
+        return Hello(
+            v=1, type="hello", collector=self.collector, sensor=self.sensor
+        ).model_dump_json()
+
+    async def _hello(self, ws: ClientConnection) -> Welcome:
+        await ws.send(self._hello_text())
         welcome = service_message.validate_json(await ws.recv())
         if not isinstance(welcome, Welcome):
             raise WebSocketException(f"expected welcome, got {welcome.type}")
@@ -210,10 +214,8 @@ class Uplink:
         while not receiver.done():
             self._wakeup.clear()
             if self._hello_due:
-                # The service answers with a welcome, which _receive ignores.
-                self._hello_due = False
-                hello = Hello(v=1, type="hello", collector=self.collector, sensor=self.sensor)
-                await ws.send(hello.model_dump_json())
+                # New strap details; the service answers with a welcome, which _receive ignores.
+                await ws.send(self._hello_text())
             batch = self.outbox.pending(sent_through)
             if batch:
                 # Freeze the whole snapshot before the first await: a notification arriving
