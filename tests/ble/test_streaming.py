@@ -35,7 +35,9 @@ async def test_scan_lists_heart_rate_straps_strongest_first(bluez) -> None:
 @pytest.mark.parametrize("battery_mode", ["gatt", "plugin"])
 @pytest.mark.parametrize("notify", ["start", "acquire"])
 async def test_happy_path(bluez, service, clock, tmp_path, *, battery_mode, notify) -> None:
-    strap = bluez.add_strap(StrapConfig(battery_mode=battery_mode, battery_pct=81, tag_serial=True))
+    strap = bluez.add_strap(
+        StrapConfig(battery_mode=battery_mode, battery_pct=81, body_location=2, tag_serial=True)
+    )
     config = fast_config()
     config = CollectorConfig(
         link=LinkSettings(policy=config.link.policy, notify=notify),
@@ -64,6 +66,8 @@ async def test_happy_path(bluez, service, clock, tmp_path, *, battery_mode, noti
         "A0:9E:1A:8C:4C:AD",
     )
     assert run.link().stats.contact is True
+    # Body Sensor Location 2 is the wrist (Heart Rate Service 1.0 §3.2), sent in hello.
+    assert run.collector.uplinks[0].sensor.body_location == "wrist"
 
 
 async def test_two_straps_at_once_connect_one_after_the_other(
