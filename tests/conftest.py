@@ -20,6 +20,17 @@ def load_rr_ms(name: str) -> np.ndarray:
     return np.loadtxt(path)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--ble-device",
+        action="append",
+        default=[],
+        metavar="NAME_OR_ADDRESS",
+        help="run the hardware tier (tests/ble/test_hardware.py) against this real strap;"
+        " repeat for two straps",
+    )
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path, secret_key="test-secret-key", port=0)

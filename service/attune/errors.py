@@ -60,9 +60,17 @@ class ConfigError(AttuneError):
 
 
 class CollectorError(AttuneError):
-    """A problem with a strap or the Bluetooth adapter, with advice for the user."""
+    """A problem with a strap or the Bluetooth adapter, with advice for the user.
 
-    def __init__(self, message: str, *, advice: str) -> None:
+    ``code`` names the problem for programs (``attune.collector.problems.Problem``);
+    ``fatal`` is True when retrying cannot help until the user acts (permissions, versions).
+    """
+
+    def __init__(
+        self, message: str, *, advice: str, code: str = "collector", fatal: bool = False
+    ) -> None:
         super().__init__(f"{message}. {advice}")
         self.message = message
         self.advice = advice
+        self.code = code
+        self.fatal = fatal

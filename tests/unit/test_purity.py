@@ -7,7 +7,13 @@ import sys
 
 import pytest
 
-PURE_PACKAGES = ["attune.sensor", "attune.hrv", "attune.sim", "attune.pipeline"]
+PURE_PACKAGES = [
+    "attune.sensor",
+    "attune.hrv",
+    "attune.sim",
+    "attune.pipeline",
+    "attune.collector.link",  # the link state machine; its driver is collector.strap_link
+]
 FORBIDDEN = [
     "asyncio",
     "fastapi",

@@ -80,3 +80,32 @@ def test_link_loss_is_a_gap() -> None:
     assert timeline.link_lost(1.5).gap_open is GapCause.LINK_LOST
     update = timeline.feed(hrm(1024), received_at_s=30.0)
     assert [g.cause for g in update.gaps] == [GapCause.LINK_LOST]
+
+
+def test_a_new_anchor_keeps_the_latency_learned_before_the_gap() -> None:
+    # Beat k ends at k s. The first notification happens to arrive 0.1 s after its beat, all
+    # later ones 0.3 s after: the timeline's clock is "true time + 0.1", and it must stay so
+    # after a gap, or this participant's beats would shift against the other participant's.
+    timeline = BeatTimeline()
+    timeline.feed(hrm(1024), received_at_s=1.1)
+    for k in range(2, 120):
+        timeline.feed(hrm(1024), received_at_s=k + 0.3)
+    assert timeline.drift_s == pytest.approx(0.2, abs=0.01)
+    update = timeline.feed(hrm(1024), received_at_s=130.3)  # beats 120-129 never arrived
+    assert [g.cause for g in update.gaps] == [GapCause.CLOCK_MISMATCH]
+    assert update.beats[0].t_s == pytest.approx(130.1, abs=0.01)
+    after = timeline.feed(hrm(1024), received_at_s=131.3)
+    assert after.gaps == ()
+    assert after.beats[0].t_s == pytest.approx(131.1, abs=0.01)
+
+
+def test_drift_follows_a_strap_clock_that_runs_slow() -> None:
+    # A strap crystal 200 ppm slow: its RR sum falls behind the arrival clock steadily, which
+    # the drift tracks instead of declaring a gap every few minutes.
+    timeline = BeatTimeline()
+    gaps = []
+    for k in range(1, 3601):
+        update = timeline.feed(hrm(1024), received_at_s=k * 1.0002)
+        gaps += update.gaps
+    assert gaps == []
+    assert timeline.drift_s == pytest.approx(0.72, abs=0.02)  # 3600 s x 200 ppm, less the lag

@@ -4,7 +4,12 @@ BLE RR values carry no timestamps (hrv-science.md §2.1): a strap sends about on
 a second holding the RR intervals completed since the last one, sometimes none, and Polar
 notes they can be seconds old. We rebuild beat times by summing RR values, anchored to the
 arrival time of the notification that opened the run, and watch the difference between the
-RR-sum clock and the arrival clock (the drift). A gap, with its cause, is declared when:
+RR-sum clock and the arrival clock (the drift: transport latency relative to the first
+anchor, plus the slow divergence of the strap's crystal from the collector's clock). Every
+later anchor (after a gap) is the arrival time minus the drift, so all runs of a session share
+one time base and a participant's beats stay aligned with the other participant's across
+drop-outs (synchrony measures lags of a second or less). A gap, with its cause, is declared
+when:
 
 - the link is lost (the collector says so), or skin contact is lost;
 - notifications keep arriving without RR for longer than any plausible beat;
@@ -97,7 +102,8 @@ class BeatTimeline:
 
     @property
     def drift_s(self) -> float:
-        """Slow average of (arrival time - reconstructed time of the newest beat)."""
+        """Slow average of (arrival time - reconstructed time of the newest beat); kept across
+        gaps, since latency and clock divergence belong to the strap and the link."""
         return self._drift_s
 
     def link_lost(self, at_s: float) -> TimelineUpdate:
@@ -124,13 +130,13 @@ class BeatTimeline:
             if abs(residual_s) > self._tolerance():
                 self._open(self._last_beat_s, GapCause.CLOCK_MISMATCH)
         if self._last_beat_s is None or self._open_gap is not None:
-            # (Re-)anchor: the newest beat of this notification ends at its arrival time.
-            t_s = received_at_s - run_ms / 1000.0
+            # (Re-)anchor: the newest beat of this notification ends at its arrival time,
+            # less the drift learned so far (zero for the first anchor).
+            t_s = received_at_s - self._drift_s - run_ms / 1000.0
             if self._open_gap is not None:
                 start_s = min(self._open_gap.start_s, t_s)
                 gaps.append(Gap(start_s, t_s, self._open_gap.cause))
             self._open_gap = None
-            self._drift_s = 0.0
             after_gap = True
         else:
             t_s = self._last_beat_s
