@@ -58,7 +58,7 @@ async def test_happy_path(bluez, service, clock, tmp_path, *, battery_mode, noti
     assert report.duplicate_beats == 0
     (participant,) = [
         p
-        for p in await service.call(service.services.recording.participants(run.session_id))
+        for p in await service.call(service.services.store.sessions.participants(run.session_id))
         if p.id == run.participant_ids["therapist"]
     ]
     assert (participant.sensor_name, participant.sensor_address) == (

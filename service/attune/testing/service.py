@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attune.api.app import create_app
 from attune.api.deps import Services
 from attune.settings import Settings
-from attune.store.recording import RecordedInput, Role
+from attune.store.recording import RecordedInput
+from attune.store.sessions import Role
 
 if TYPE_CHECKING:
     from attune.cli.common import EmbeddedServer
@@ -93,19 +94,22 @@ class LoopbackService:
 
     async def recorded(self, session_id: str, participant_id: str) -> list[RecordedInput]:
         """One participant's recorded messages in seq order."""
-        items = await self.call(self.services.recording.recorded_input(session_id))
-        return [item for item in items if item.participant_id == participant_id]
+        items = await self.call(self.services.store.recording.collector_inputs(session_id))
+        return sorted(
+            (item for item in items if item.participant_id == participant_id),
+            key=lambda item: item.seq,
+        )
 
     async def _new_session(
         self, roles: tuple[Role, ...]
     ) -> tuple[str, dict[Role, str], dict[Role, str]]:
-        recording = self.services.recording
-        session = await recording.create_session("Collector test", now_s=self.clock())
-        await recording.start_session(session.id, now_s=self.clock())
+        sessions = self.services.store.sessions
+        session = await sessions.create("Collector test", now_s=self.clock())
+        await sessions.start(session.id, now_s=self.clock())
         tokens: dict[Role, str] = {}
         ids: dict[Role, str] = {}
         for role in roles:
-            row, tokens[role] = await recording.add_participant(session.id, role, role.title())
+            row, tokens[role] = await sessions.add_participant(session.id, role, role.title())
             ids[role] = row.id
         return session.id, tokens, ids
 

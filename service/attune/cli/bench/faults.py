@@ -31,7 +31,7 @@ from attune.collector.outbox import OutboxFile
 from attune.collector.strap_link import LinkSettings
 from attune.settings import Settings
 from attune.sim import PersonProfile
-from attune.store.recording import Role
+from attune.store.sessions import Role
 from attune.testing.audit import BeatAudit, Reconnect, audit, reconnects
 from attune.testing.bluez import DBusDaemonMissingError, FakeBlueZ, PrivateSystemBus, StrapConfig
 from attune.testing.bluez.strap import VirtualStrap
