@@ -6,6 +6,7 @@
     ├── AuthError               a missing, wrong, expired or out-of-scope token
     ├── NotFoundError           a session, participant or client that does not exist
     ├── ConfigError             settings that cannot work
+    ├── DataError               input data that cannot be used (an RR file, a stored baseline)
     └── CollectorError          a strap or adapter problem, with advice for the user
 
 Foreign exceptions are translated at the boundary with ``raise ... from exc``; anything else
@@ -45,6 +46,10 @@ class NotFoundError(AttuneError):
 
 class ConfigError(AttuneError):
     """Settings that cannot work together."""
+
+
+class DataError(AttuneError):
+    """Input data that cannot be used: an unreadable RR file, an implausible stored baseline."""
 
 
 class CollectorError(AttuneError):
