@@ -20,7 +20,9 @@ def examples() -> list[tuple[str, str]]:
     """(section, json text) for every ```json block."""
     text = DOC.read_text()
     found = []
-    for match in re.finditer(r"^## (?P<part>.+?)$|```json\n(?P<body>.*?)```", text, re.S | re.M):
+    for match in re.finditer(
+        r"^## (?P<part>.+?)$|```json\n(?P<body>.*?)```", text, re.DOTALL | re.MULTILINE
+    ):
         if match["part"]:
             part = match["part"]
         else:
