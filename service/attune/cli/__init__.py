@@ -6,10 +6,10 @@ import argparse
 from collections.abc import Sequence
 
 from attune import __version__
-from attune.cli import bench, demo, serve
+from attune.cli import analyze, bench, demo, serve
 from attune.logs import configure_logging
 
-COMMANDS = (demo, serve, bench)
+COMMANDS = (demo, serve, analyze, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:
