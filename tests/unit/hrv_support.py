@@ -13,6 +13,14 @@ from attune.hrv.calm import CalmReading
 from attune.hrv.engine import ParticipantEngine, ScreenedBeat
 from attune.sensor.timeline import Beat
 
+# The real RR fixtures of tests/data/rr, by their key in reference_values.json.
+SERIES = {
+    "pyhrv_short": "pyhrv_nsrdb_short_5min_ms.txt",
+    "pyhrv_long": "pyhrv_nsrdb_long_60min_ms.txt",
+    "irurzun000_seg": "irurzun_000_seg5min_ms.txt",
+    "aura_test": "aura_hrvanalysis_test_nn_intervals_ms.txt",
+}
+
 
 def beats_from(
     rr_ms: Sequence[float] | np.ndarray,

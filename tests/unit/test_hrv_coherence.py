@@ -10,14 +10,8 @@ import pytest
 
 from attune.hrv.coherence import coherence, respiration, short_spectrum
 from tests.conftest import DATA, load_rr_ms
-from tests.unit.hrv_support import Phase, simulate_rr, sine_rr
+from tests.unit.hrv_support import SERIES, Phase, simulate_rr, sine_rr
 
-SERIES = {
-    "pyhrv_short": "pyhrv_nsrdb_short_5min_ms.txt",
-    "pyhrv_long": "pyhrv_nsrdb_long_60min_ms.txt",
-    "irurzun000_seg": "irurzun_000_seg5min_ms.txt",
-    "aura_test": "aura_hrvanalysis_test_nn_intervals_ms.txt",
-}
 REFERENCE = json.loads((DATA / "rr" / "reference_values.json").read_text())
 
 

@@ -10,13 +10,8 @@ import pytest
 
 from attune.hrv.nonlinear import baevsky, dfa_alpha1
 from tests.conftest import DATA, load_rr_ms
+from tests.unit.hrv_support import SERIES
 
-SERIES = {
-    "pyhrv_short": "pyhrv_nsrdb_short_5min_ms.txt",
-    "pyhrv_long": "pyhrv_nsrdb_long_60min_ms.txt",
-    "irurzun000_seg": "irurzun_000_seg5min_ms.txt",
-    "aura_test": "aura_hrvanalysis_test_nn_intervals_ms.txt",
-}
 REFERENCE = json.loads((DATA / "rr" / "reference_values.json").read_text())["series"]
 
 

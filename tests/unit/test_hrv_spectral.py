@@ -15,14 +15,8 @@ from attune.hrv.engine import ParticipantEngine
 from attune.hrv.resample import RESAMPLE_HZ, StreamingResampler, cubic_resample
 from attune.hrv.spectral import WelchCache, frequency_domain, welch
 from tests.conftest import DATA, load_rr_ms
-from tests.unit.hrv_support import beats_from, run_engine, sine_rr
+from tests.unit.hrv_support import SERIES, beats_from, run_engine, sine_rr
 
-SERIES = {
-    "pyhrv_short": "pyhrv_nsrdb_short_5min_ms.txt",
-    "pyhrv_long": "pyhrv_nsrdb_long_60min_ms.txt",
-    "irurzun000_seg": "irurzun_000_seg5min_ms.txt",
-    "aura_test": "aura_hrvanalysis_test_nn_intervals_ms.txt",
-}
 REFERENCE = json.loads((DATA / "rr" / "reference_values.json").read_text())
 
 

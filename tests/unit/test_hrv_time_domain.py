@@ -18,14 +18,8 @@ import pytest
 from attune.hrv.engine import ScreenedBeat
 from attune.hrv.time_domain import time_domain
 from tests.conftest import DATA, load_rr_ms
-from tests.unit.hrv_support import beats_from, run_engine
+from tests.unit.hrv_support import SERIES, beats_from, run_engine
 
-SERIES = {
-    "pyhrv_short": "pyhrv_nsrdb_short_5min_ms.txt",
-    "pyhrv_long": "pyhrv_nsrdb_long_60min_ms.txt",
-    "irurzun000_seg": "irurzun_000_seg5min_ms.txt",
-    "aura_test": "aura_hrvanalysis_test_nn_intervals_ms.txt",
-}
 REFERENCE = json.loads((DATA / "rr" / "reference_values.json").read_text())["series"]
 
 

@@ -129,12 +129,13 @@ NO_RESPIRATION = Respiration(None, 0.0, None)
 
 def rsa_amplitude_ms(t_s: FloatArray, nn_ms: FloatArray, end_s: float, freq_hz: float) -> float:
     """Peak-to-trough swing of the sinusoid at ``freq_hz`` fitted by least squares, with a mean
-    and a slope, to the NN values that end in the 64 s before ``end_s``."""
-    keep = t_s > end_s - WINDOW_S
-    t, y = t_s[keep] - end_s, nn_ms[keep]
-    phase = 2 * math.pi * freq_hz * t
-    design = np.column_stack((np.ones_like(t), t, np.cos(phase), np.sin(phase)))
-    coef = np.linalg.lstsq(design, y, rcond=None)[0]
+    and a slope, to the NN values that end in the 64 s before ``end_s`` (normal equations: the
+    four columns are well conditioned over a 64 s window)."""
+    first = int(np.searchsorted(t_s, end_s - WINDOW_S, side="right"))
+    t, y = t_s[first:] - end_s, nn_ms[first:]
+    phase = (2 * math.pi * freq_hz) * t
+    design = np.vstack((np.ones_like(t), t, np.cos(phase), np.sin(phase)))
+    coef = np.linalg.solve(design @ design.T, design @ y)
     return 2.0 * math.hypot(float(coef[2]), float(coef[3]))
 
 

@@ -37,12 +37,11 @@ class _DfaPlan:
 
     bounds: IntArray  # flat indices into the (3, n + 1) prefix sums: box ends, then starts
     size: FloatArray  # each box's number of values (all scales, concatenated)
-    scale: IntArray  # which scale it belongs to
     box_centre: FloatArray  # index of the box's centre, start + (n - 1) / 2
     sxx: FloatArray  # Sum of squared centred positions in the box, n (n^2 - 1) / 12
     index: FloatArray  # 0 .. n - 1
-    values_per_scale: FloatArray  # boxes x box size, per scale
-    centred_log_n: FloatArray  # ln n minus its mean, per scale
+    per_scale: FloatArray  # (scales, boxes): 1 / (boxes x size) where a box is of that scale
+    slope: FloatArray  # weights giving the least-squares slope on ln n: (ln n - mean) / Sxx
 
 
 @functools.lru_cache(maxsize=64)
@@ -51,17 +50,20 @@ def _dfa_plan(n: int) -> _DfaPlan:
     counts = n // scales
     size = np.repeat(scales, counts)
     start = np.concatenate([np.arange(c) * s for s, c in zip(scales, counts, strict=True)])
-    log_n = np.log(scales.astype(np.float64))
     rows = (np.arange(3)[:, None] * (n + 1)).repeat(start.size, axis=1)
+    scale = np.repeat(np.arange(scales.size), counts)
+    per_scale = np.zeros((scales.size, start.size))
+    per_scale[scale, np.arange(start.size)] = 1.0 / (counts * scales)[scale]
+    centred_log_n = np.log(scales.astype(np.float64))
+    centred_log_n -= centred_log_n.mean()
     return _DfaPlan(
         bounds=np.concatenate((rows + start + size, rows + start), axis=1),
         size=size.astype(np.float64),
-        scale=np.repeat(np.arange(scales.size), counts),
         box_centre=start + (size - 1) / 2.0,
         sxx=size * (size * size - 1) / 12.0,
         index=np.arange(n, dtype=np.float64),
-        values_per_scale=(counts * scales).astype(np.float64),
-        centred_log_n=log_n - log_n.mean(),
+        per_scale=per_scale,
+        slope=centred_log_n / float(centred_log_n @ centred_log_n),
     )
 
 
@@ -81,13 +83,10 @@ def dfa_alpha1(nn_ms: FloatArray) -> float | None:
     size = plan.size
     s_xy = s1 - plan.box_centre * s0  # Sum of (centred position) * y
     rss = s2 - s0 * s0 / size - s_xy * s_xy / plan.sxx
-    sums = np.bincount(plan.scale, weights=rss, minlength=len(DFA_SCALES)).astype(np.float64)
-    mean_square = sums / plan.values_per_scale
-    if np.any(mean_square <= 0):
+    mean_square = plan.per_scale @ rss  # F(n)^2: mean squared residual over each scale's boxes
+    if mean_square.min() <= 0:
         return None
-    log_f = 0.5 * np.log(mean_square)
-    c = plan.centred_log_n
-    return float(c @ log_f / (c @ c))
+    return float(plan.slope @ np.log(mean_square)) / 2  # ln F = ln(F^2) / 2
 
 
 @dataclass(frozen=True, slots=True)

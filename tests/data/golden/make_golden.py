@@ -14,15 +14,9 @@ import numpy as np
 from attune.hrv.coherence import coherence
 from attune.hrv.spectral import FrequencyDomain, frequency_domain
 from tests.conftest import load_rr_ms
-from tests.unit.hrv_support import beats_from, run_engine
+from tests.unit.hrv_support import SERIES, beats_from, run_engine
 
 GOLDEN = Path(__file__).with_name("spectral.json")
-SERIES = {
-    "pyhrv_short": "pyhrv_nsrdb_short_5min_ms.txt",
-    "pyhrv_long": "pyhrv_nsrdb_long_60min_ms.txt",
-    "irurzun000_seg": "irurzun_000_seg5min_ms.txt",
-    "aura_test": "aura_hrvanalysis_test_nn_intervals_ms.txt",
-}
 LIVE_FIELDS = (
     "lf_ms2",
     "hf_ms2",
