@@ -3,7 +3,9 @@ and vagal change; baseline learning and stored baselines; hysteresis; freezing; 
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import json
 import math
 
 import pytest
@@ -104,6 +106,9 @@ def test_a_learnt_baseline_describes_the_rest_period() -> None:
     assert learnt.hr_bpm == pytest.approx(70.0, abs=2.0)
     assert learnt.hr_scale_bpm >= 2.0  # the floor
     assert 170 <= learnt.n_samples <= 185
+    # What the service stores (JSON of the dataclass) gives the same baseline back.
+    stored = json.loads(json.dumps(dataclasses.asdict(learnt)))
+    assert CalmBaseline(**stored) == learnt
 
 
 @pytest.mark.parametrize(

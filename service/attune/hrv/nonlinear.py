@@ -40,7 +40,8 @@ class _DfaPlan:
     box_centre: FloatArray  # index of the box's centre, start + (n - 1) / 2
     sxx: FloatArray  # Sum of squared centred positions in the box, n (n^2 - 1) / 12
     index: FloatArray  # 0 .. n - 1
-    per_scale: FloatArray  # (scales, boxes): 1 / (boxes x size) where a box is of that scale
+    first_box: IntArray  # where each scale's boxes begin in the concatenation
+    values_per_scale: FloatArray  # boxes x box size, per scale
     slope: FloatArray  # weights giving the least-squares slope on ln n: (ln n - mean) / Sxx
 
 
@@ -51,9 +52,6 @@ def _dfa_plan(n: int) -> _DfaPlan:
     size = np.repeat(scales, counts)
     start = np.concatenate([np.arange(c) * s for s, c in zip(scales, counts, strict=True)])
     rows = (np.arange(3)[:, None] * (n + 1)).repeat(start.size, axis=1)
-    scale = np.repeat(np.arange(scales.size), counts)
-    per_scale = np.zeros((scales.size, start.size))
-    per_scale[scale, np.arange(start.size)] = 1.0 / (counts * scales)[scale]
     centred_log_n = np.log(scales.astype(np.float64))
     centred_log_n -= centred_log_n.mean()
     return _DfaPlan(
@@ -62,7 +60,8 @@ def _dfa_plan(n: int) -> _DfaPlan:
         box_centre=start + (size - 1) / 2.0,
         sxx=size * (size * size - 1) / 12.0,
         index=np.arange(n, dtype=np.float64),
-        per_scale=per_scale,
+        first_box=np.concatenate(([0], np.cumsum(counts)[:-1])),
+        values_per_scale=(counts * scales).astype(np.float64),
         slope=centred_log_n / float(centred_log_n @ centred_log_n),
     )
 
@@ -83,7 +82,8 @@ def dfa_alpha1(nn_ms: FloatArray) -> float | None:
     size = plan.size
     s_xy = s1 - plan.box_centre * s0  # Sum of (centred position) * y
     rss = s2 - s0 * s0 / size - s_xy * s_xy / plan.sxx
-    mean_square = plan.per_scale @ rss  # F(n)^2: mean squared residual over each scale's boxes
+    # F(n)^2: the mean squared residual over all of a scale's boxes.
+    mean_square = np.add.reduceat(rss, plan.first_box) / plan.values_per_scale
     if mean_square.min() <= 0:
         return None
     return float(plan.slope @ np.log(mean_square)) / 2  # ln F = ln(F^2) / 2
