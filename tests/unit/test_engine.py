@@ -246,3 +246,17 @@ def test_beats_fed_directly_keep_their_identity() -> None:
     engine.add_beat(beat)
     out = [o for o in engine.flush() if isinstance(o, ScreenedBeat)]
     assert out[0].beat is beat
+
+
+def test_the_session_pipeline_replays_to_the_same_events() -> None:
+    # The API rebuilds a session's state by feeding its recording again (api/runtime.py).
+    rr = load_rr_ms("pyhrv_nsrdb_short_5min_ms.txt")
+    runs = []
+    for _ in range(2):
+        pipeline = SessionPipeline()
+        events = []
+        for t, payload in notifications(rr):
+            events += pipeline.notification("p", t, payload)
+        runs.append(events)
+    assert runs[0] == runs[1]
+    assert any(isinstance(e, CalmEvent) for e in runs[0])
