@@ -387,23 +387,24 @@ class ParticipantEngine:
             quality = self._quality = QualityGates(
                 td_gate, quality.frequency, quality.coherence, quality.dfa, quality.stress
             )
+        # Positional: this runs on every beat, and keyword arguments cost a third more.
         return MetricsSnapshot(
-            t_s=t_s,
-            hr_bpm=60000.0 / mean_nn if mean_nn else None,
-            rmssd_ms=rmssd,
-            n_beats=self._n_all,
-            window_s=self._span_ms / 1000.0,
-            provisional=not warm,
-            mean_nn_ms=mean_nn,
-            sdnn_ms=sdnn,
-            ln_rmssd=math.log(rmssd) if rmssd else None,
-            pnn50_pct=100.0 * self._nn50 / n_pair if n_pair else None,
-            sd1_ms=sd1,
-            sd2_ms=sd2,
-            n_artefacts=self._n_flag,
-            artefact_pct=100.0 * share,
-            slow=self._slow,
-            quality=quality,
+            t_s,
+            60000.0 / mean_nn if mean_nn else None,  # hr_bpm
+            rmssd,
+            self._n_all,  # n_beats
+            self._span_ms / 1000.0,  # window_s
+            not warm,  # provisional
+            mean_nn,
+            sdnn,
+            math.log(rmssd) if rmssd else None,  # ln_rmssd
+            100.0 * self._nn50 / n_pair if n_pair else None,  # pnn50_pct
+            sd1,
+            sd2,
+            self._n_flag,  # n_artefacts
+            100.0 * share,  # artefact_pct
+            self._slow,
+            quality,
         )
 
     # --- slow metrics ---------------------------------------------------------------------
