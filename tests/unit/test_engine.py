@@ -8,6 +8,8 @@ import itertools
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from attune.errors import ConfigError
 from attune.hrv.artefacts import ArtefactKind
@@ -260,3 +262,28 @@ def test_the_session_pipeline_replays_to_the_same_events() -> None:
         runs.append(events)
     assert runs[0] == runs[1]
     assert any(isinstance(e, CalmEvent) for e in runs[0])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.floats(300, 2000), st.floats(1, 300), st.floats(2000, 5000)),
+        min_size=1,
+        max_size=400,
+    ),
+    st.sets(st.integers(1, 399), max_size=5),
+)
+def test_any_beat_sequence_keeps_order_and_ranges(rr_ms, gaps) -> None:
+    """Whatever the strap sends (out-of-range values included), every beat comes out once, in
+    order, and every figure stays in its range."""
+    run = run_engine(beats_from(rr_ms, gap_before=gaps))
+    assert [s.beat.index for s in run.screened] == list(range(len(rr_ms)))
+    for s in run.screened:
+        m = s.metrics
+        assert 0.0 <= m.artefact_pct <= 100.0
+        assert m.n_artefacts <= m.n_beats
+        assert m.rmssd_ms is None or m.rmssd_ms >= 0
+        assert m.hr_bpm is None or 30.0 <= m.hr_bpm <= 200.0  # only in-range beats count
+    for r in run.calm:
+        assert 0.0 <= r.confidence <= 1.0
+        assert r.calm is None or 0.0 <= r.calm <= 100.0
