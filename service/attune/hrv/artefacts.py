@@ -174,10 +174,11 @@ class _SortedWindow:
         return len(self._sorted)
 
     def push(self, value: float) -> None:
-        if len(self._fifo) == self._size:
-            self.remove(self._fifo.popleft())
-        self._fifo.append(value)
-        insort(self._sorted, value)
+        fifo, ordered = self._fifo, self._sorted
+        if len(fifo) == self._size:
+            del ordered[bisect_left(ordered, fifo.popleft())]
+        fifo.append(value)
+        insort(ordered, value)
 
     def add(self, value: float) -> None:
         """Insert without FIFO bookkeeping (the centred form removes values itself)."""

@@ -381,7 +381,10 @@ class ParticipantEngine:
         nn_span_s = (n * self._ref_ms + self._sx) / 1000.0
         warm = n >= config.min_beats and nn_span_s >= config.min_window_s
         share = self._n_flag / self._n_all
-        td_gate = gate(ready=warm, artefact_share=share, limit=TIME_DOMAIN_ARTEFACT_LIMIT)
+        if not warm:
+            td_gate = Gate.WARMING_UP
+        else:
+            td_gate = Gate.ARTEFACTS if share > TIME_DOMAIN_ARTEFACT_LIMIT else Gate.OK
         quality = self._quality
         if quality.time_domain is not td_gate:
             quality = self._quality = QualityGates(
