@@ -8,6 +8,7 @@
     ├── NotFoundError           a session, participant or client that does not exist
     ├── ConflictError           a request that clashes with stored state (a taken name)
     ├── ConfigError             settings that cannot work
+    ├── DataError               input data that cannot be used (an RR file, a stored baseline)
     └── CollectorError          a strap or adapter problem, with advice for the user
 
 Foreign exceptions are translated at the boundary with ``raise ... from exc``; anything else
@@ -57,6 +58,10 @@ class ConflictError(AttuneError):
 
 class ConfigError(AttuneError):
     """Settings that cannot work together."""
+
+
+class DataError(AttuneError):
+    """Input data that cannot be used: an unreadable RR file, an implausible stored baseline."""
 
 
 class CollectorError(AttuneError):

@@ -14,12 +14,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from attune.collector.outbox import MemoryOutbox
 from attune.collector.uplink import Uplink
@@ -28,33 +27,21 @@ from attune.sensor.hrm import HeartRateMeasurement, encode_hrm
 from attune.store import Store, schema
 from tests.integration.test_schemathesis import free_port
 
-BATCHES = 300
+NOTIFICATIONS = 300
 KILL_AFTER_ACKS = 100
 WAIT_S = 60.0  # bound on every wait below; none of them is a timing assertion
 
 
-@dataclass
-class WatchedOutbox:
+class WatchedOutbox(MemoryOutbox):
     """The uplink's memory outbox, remembering which seqs the service acknowledged."""
 
-    inner: MemoryOutbox = field(default_factory=MemoryOutbox)
-    acked: set[int] = field(default_factory=set)
-
-    def next_seq(self) -> int:
-        return self.inner.next_seq()
-
-    def put(self, seq: int, text: str) -> None:
-        self.inner.put(seq, text)
-
-    def pending(self, after_seq: int) -> list[tuple[int, str]]:
-        return self.inner.pending(after_seq)
+    def __init__(self) -> None:
+        super().__init__()
+        self.acked: set[int] = set()
 
     def ack(self, seq: int) -> None:
         self.acked.add(seq)
-        self.inner.ack(seq)
-
-    def __len__(self) -> int:
-        return len(self.inner)
+        super().ack(seq)
 
 
 class Service:
@@ -125,22 +112,20 @@ async def _prepare(data_dir: Path) -> tuple[str, str, str]:
     return session.id, participant.id, token
 
 
-async def _recorded(data_dir: Path, participant_id: str) -> tuple[dict[int, bytes], int]:
-    """Stored payload by seq, and the number of notification rows (duplicates would show)."""
+async def _recorded(data_dir: Path, participant_id: str) -> list[tuple[int, bytes]]:
+    """Every stored notification row as (seq, payload), in seq and batch order."""
     store = await Store.open(f"sqlite+aiosqlite:///{data_dir / 'attune.sqlite3'}")
     n = schema.notifications
     try:
         async with store.engine.connect() as conn:
             rows = await conn.execute(
-                select(n.c.seq, n.c.payload).where(n.c.participant_id == participant_id)
+                select(n.c.seq, n.c.payload)
+                .where(n.c.participant_id == participant_id)
+                .order_by(n.c.seq, n.c.idx)
             )
-            payloads = {row.seq: bytes(row.payload) for row in rows}
-            count = (
-                await conn.execute(select(func.count()).where(n.c.participant_id == participant_id))
-            ).scalar_one()
+            return [(row.seq, bytes(row.payload)) for row in rows]
     finally:
         await store.close()
-    return payloads, count
 
 
 async def test_kill_9_loses_no_acknowledged_batch_and_duplicates_none(service_process) -> None:
@@ -160,8 +145,9 @@ async def test_kill_9_loses_no_acknowledged_batch_and_duplicates_none(service_pr
     t0_s = time.time()
 
     async def produce() -> None:
-        for seq in range(BATCHES):
-            assert uplink.send_notification(t0_s + seq, payload(seq)) == seq
+        # While the service is down the uplink packs notifications into fewer batches.
+        for i in range(NOTIFICATIONS):
+            uplink.send_notification(t0_s + i, payload(i))
             await asyncio.sleep(0.003)
 
     producing = asyncio.create_task(produce())
@@ -169,8 +155,8 @@ async def test_kill_9_loses_no_acknowledged_batch_and_duplicates_none(service_pr
         await _until(lambda: len(outbox.acked) >= KILL_AFTER_ACKS, "acks before the kill")
         service.kill()
         acked_before_kill = set(outbox.acked)
-        stored, _ = await _recorded(service.data_dir, participant_id)
-        missing = acked_before_kill - set(stored)
+        stored = await _recorded(service.data_dir, participant_id)
+        missing = acked_before_kill - {seq for seq, _ in stored}
         assert not missing, f"acknowledged but lost in the kill: {sorted(missing)}"
 
         service.start()
@@ -182,8 +168,8 @@ async def test_kill_9_loses_no_acknowledged_batch_and_duplicates_none(service_pr
         with contextlib.suppress(asyncio.CancelledError):
             await sending
 
-    stored, rows = await _recorded(service.data_dir, participant_id)
-    assert len(acked_before_kill) < BATCHES  # the kill did interrupt the stream
-    assert outbox.acked == set(range(BATCHES))
-    assert stored == {seq: payload(seq) for seq in range(BATCHES)}
-    assert rows == BATCHES  # exactly once: resends after the restart were not recorded again
+    stored = await _recorded(service.data_dir, participant_id)
+    assert len(acked_before_kill) < len(outbox.acked)  # the kill did interrupt the stream
+    assert outbox.acked == {seq for seq, _ in stored}
+    # Every notification exactly once, in order: resends after the restart were not recorded.
+    assert [p for _, p in stored] == [payload(i) for i in range(NOTIFICATIONS)]

@@ -162,7 +162,8 @@ async def test_out_of_order_messages_are_recorded_but_not_shown_live(service) ->
     token = session.collector_tokens["client"]
     viewer = {"type": "auth", "token": None, "after_seq": 0}
     live_url = f"{service.ws_url}/live/{session.id}"
-    order = [0, 1, 3, 2, 4]  # 2 arrives after 3
+    # 2 arrives after 3; 5 and 6 let the artefact screen (two beats of look-ahead) decide 4.
+    order = [0, 1, 3, 2, 4, 5, 6]
     rr_of = {seq: 900 + 10 * seq for seq in order}
     async with connect(f"{service.ws_url}/ingest", additional_headers=auth(token)) as ws:
         await greeted(ws)
@@ -175,6 +176,8 @@ async def test_out_of_order_messages_are_recorded_but_not_shown_live(service) ->
         (3, True),
         (2, False),
         (4, True),
+        (5, True),
+        (6, True),
     ]
     async with connect(live_url, additional_headers=session.therapist.ws_headers) as live:
         await live.send(json.dumps(viewer))

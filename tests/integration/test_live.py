@@ -64,7 +64,8 @@ async def test_therapist_sees_beats_and_metrics_in_seq_order(service) -> None:
     info = json.loads(await live.recv())
     assert info["type"] == "session"
     assert sorted(p["role"] for p in info["participants"]) == ["client", "therapist"]
-    await stream(service, session.collector_tokens["client"], strap_session(n=5))
+    # Beats come out once the artefact screen has seen the two after them.
+    await stream(service, session.collector_tokens["client"], strap_session(n=8))
     seen = await read_until(live, lambda m: m["type"] == "metrics" and m["n_beats"] >= 3)
     await live.close()
     beats = [m for m in seen if m["type"] == "beat"]
@@ -76,7 +77,8 @@ async def test_therapist_sees_beats_and_metrics_in_seq_order(service) -> None:
 
 async def test_the_client_view_gets_only_its_own_signal_state(service) -> None:
     """The client link sees what audiences.LIVE_DELIVERY allows it and nothing else: its own
-    strap's link and quality, never the therapist's data, beats, metrics or markers."""
+    strap's link, quality and calm index, never the therapist's data, beats, metrics or
+    markers."""
     session = await service.new_session()
     await stream(service, session.collector_tokens["therapist"], strap_session())
     await stream(service, session.collector_tokens["client"], strap_session())
@@ -107,10 +109,10 @@ async def test_the_client_view_gets_only_its_own_signal_state(service) -> None:
     allowed = [
         m
         for m in everything
-        if m.get("participant") == client_id and m["type"] in {"quality", "link"}
+        if m.get("participant") == client_id and m["type"] in {"quality", "link", "calm"}
     ]
     assert got == allowed
-    assert {m["type"] for m in got} == {"quality", "link"}
+    assert {m["type"] for m in got} == {"quality", "link", "calm"}
 
 
 async def test_resume_after_seq_gets_only_newer_messages(service) -> None:

@@ -16,7 +16,7 @@ from attune.sensor.hrm import HeartRateMeasurement, encode_hrm
 from tests.integration.test_ingest import auth, greeted
 
 BATCHES = 50
-BEATS_PER_BATCH = 250  # ~500 live messages a batch, ~8 MB in all: far past any socket buffer
+BEATS_PER_BATCH = 250  # ~750 live messages a batch, over 8 MB in all: far past any socket buffer
 
 
 def big_batch(seq: int, t0_s: float) -> str:
@@ -54,15 +54,20 @@ async def test_a_stalled_dashboard_delays_neither_ingest_nor_the_others(service)
         await reader.send(json.dumps({"type": "auth", "token": None, "after_seq": None}))
         assert json.loads(await reader.recv())["type"] == "session"
         readers.append(reader)
-    last_seq: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    runtime = await service.services.runtimes.get(session.id)
+    got: list[list[int]] = [[] for _ in readers]
 
-    async def read_all(reader) -> list[int]:
-        seqs: list[int] = []
-        while not (last_seq.done() and seqs and seqs[-1] >= last_seq.result()):
-            seqs.append(json.loads(await asyncio.wait_for(reader.recv(), 30))["seq"])
-        return seqs
+    async def read_all(reader, seqs: list[int]) -> None:
+        while True:
+            seqs.append(json.loads(await reader.recv())["seq"])
 
-    reading = [asyncio.create_task(read_all(r)) for r in readers]
+    async def caught_up() -> None:
+        # Readers that keep pace get everything; the producer waits for them (never for the
+        # stalled viewer), so a slow machine cannot make them fall behind the bounded queue.
+        while min(seqs[-1] if seqs else 0 for seqs in got) < runtime.stream.live_seq:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+    reading = [asyncio.create_task(read_all(r, seqs)) for r, seqs in zip(readers, got, strict=True)]
     t0_s = time.time()
     acks = []
     headers = auth(session.collector_tokens["client"])
@@ -71,16 +76,17 @@ async def test_a_stalled_dashboard_delays_neither_ingest_nor_the_others(service)
         for seq in range(BATCHES):
             await ingest.send(big_batch(seq, t0_s))
             acks.append(json.loads(await ingest.recv())["seq"])
-    runtime = await service.services.runtimes.get(session.id)
-    last_seq.set_result(runtime.stream.live_seq)
-    got = await asyncio.gather(*reading)
+            await asyncio.wait_for(caught_up(), 30)
+    last_seq = runtime.stream.live_seq
+    for task in reading:
+        task.cancel()
 
     subscriptions = service.services.hub._channels[session.id].subscribers
     stalled_side = [s for s in subscriptions if s.dropped]
     assert acks == list(range(BATCHES))
-    assert last_seq.result() > BATCHES * BEATS_PER_BATCH * 2  # a beat and metrics per beat
+    assert last_seq > BATCHES * BEATS_PER_BATCH * 2  # a beat and metrics per beat
     for seqs in got:
-        assert seqs == list(range(1, last_seq.result() + 1))  # every one, in order
+        assert seqs == list(range(1, last_seq + 1))  # every one, in order
     assert len(stalled_side) == 1  # only the stalled viewer lost anything
     assert stalled_side[0].pending == service.services.settings.subscriber_queue_messages
     for ws in (*readers, stalled):

@@ -17,13 +17,17 @@ from attune.store import ParticipantRow, SessionInput
 
 
 def run_stream(
-    inputs: Sequence[SessionInput], origin_s: float, config: EngineConfig
+    inputs: Sequence[SessionInput], origin_s: float, config: EngineConfig, *, finish: bool = False
 ) -> list[LiveMessage]:
-    """Every live message the inputs produce with ``config``, numbered from 1."""
+    """Every live message the inputs produce with ``config``, numbered from 1; with
+    ``finish``, also the last beats, which live never showed (they await the screen's
+    look-ahead when the recording ends)."""
     stream = SessionStream(origin_s, SessionPipeline(engine_config=config))
     messages: list[LiveMessage] = []
     for item in inputs:
         messages += stream.feed(item)
+    if finish:
+        messages += stream.finish()
     return messages
 
 
@@ -37,7 +41,7 @@ def analyse(
     metrics: dict[str, list[MetricsMessage]] = defaultdict(list)
     gaps: dict[str, list[GapMessage]] = defaultdict(list)
     beats: dict[str, int] = defaultdict(int)
-    for message in run_stream(inputs, origin_s, config):
+    for message in run_stream(inputs, origin_s, config, finish=True):
         if isinstance(message, MetricsMessage):
             metrics[message.participant].append(message)
         elif isinstance(message, GapMessage):

@@ -39,6 +39,8 @@ LIVE_DELIVERY: Mapping[str, Delivery] = {
     "metrics": Delivery(Audience.THERAPIST, droppable=True),
     "battery": Delivery(Audience.THERAPIST, droppable=True),
     "rejected": Delivery(Audience.THERAPIST, droppable=True),
+    # The client's own calm index drives their calm-meter; the next reading supersedes it.
+    "calm": Delivery(Audience.SUBJECT, droppable=True),
     "gap": Delivery(Audience.THERAPIST, droppable=False),
     "marker": Delivery(Audience.THERAPIST, droppable=False),
     # The calm-meter must show plainly when the client's own signal is lost (issue 7).

@@ -45,6 +45,10 @@ class SessionStream:
         self.last_seq[item.participant_id] = seq
         return self._number(self._events(item.participant_id, item.message))
 
+    def finish(self) -> list[LiveMessage]:
+        """The messages of the beats still pending at the end of the inputs."""
+        return self._number(self.pipeline.flush())
+
     def _events(self, participant_id: str, message: SeqMessage) -> list[PipelineEvent]:
         if isinstance(message, Batch):
             events: list[PipelineEvent] = []
@@ -82,6 +86,9 @@ def engine_config(overrides: Mapping[str, float | int | bool]) -> EngineConfig:
         numeric = isinstance(default, float) and isinstance(value, int | float)
         if type(value) is not type(default) and not (numeric and not isinstance(value, bool)):
             raise ConfigError(f"engine setting {name!r} takes a {type(default).__name__}")
+    if "window_s" in overrides and "min_window_s" not in overrides:
+        # A shorter window brings its trust threshold down with it, unless that is given too.
+        overrides = {**overrides, "min_window_s": min(base.min_window_s, overrides["window_s"])}
     try:
         return dataclasses.replace(base, **overrides)  # type: ignore[arg-type]
     except (TypeError, ValueError) as exc:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from attune.hrv.artefacts import ArtefactKind
+from attune.hrv.calm import CalmReading
 from attune.hrv.engine import MetricsSnapshot
 from attune.sensor.timeline import Beat, Gap, GapCause
 
@@ -22,14 +24,25 @@ class LinkState(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class BeatEvent:
+    """A beat once the artefact screen decided it (two beats after it arrived)."""
+
     participant_id: str
     beat: Beat
+    artefact: ArtefactKind | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class MetricsEvent:
     participant_id: str
     snapshot: MetricsSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class CalmEvent:
+    """The calm meter moved (at most once a second) or changed state."""
+
+    participant_id: str
+    reading: CalmReading
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,5 +87,12 @@ class PayloadRejected:
 
 
 PipelineEvent = (
-    BeatEvent | MetricsEvent | GapEvent | QualityEvent | LinkEvent | BatteryEvent | PayloadRejected
+    BeatEvent
+    | MetricsEvent
+    | CalmEvent
+    | GapEvent
+    | QualityEvent
+    | LinkEvent
+    | BatteryEvent
+    | PayloadRejected
 )

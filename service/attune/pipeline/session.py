@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from attune.errors import PayloadError
-from attune.hrv.engine import EngineConfig, ParticipantEngine
+from attune.hrv.calm import CalmBaseline, CalmReading
+from attune.hrv.engine import EngineConfig, EngineOutput, ParticipantEngine
 from attune.pipeline.events import (
     BatteryEvent,
     BeatEvent,
+    CalmEvent,
     GapEvent,
     LinkEvent,
     LinkState,
@@ -35,10 +37,18 @@ class SessionPipeline:
     """Feeds one session's recorded input through the pure stages.
 
     Times are session seconds (arrival time minus session start), supplied by the caller.
+    ``baselines`` holds calm baselines stored from earlier sessions, by participant; without
+    one, a participant's engine learns it from the first minutes of this session.
     """
 
     engine_config: EngineConfig = field(default_factory=EngineConfig)
+    baselines: dict[str, CalmBaseline] = field(default_factory=dict)
     _participants: dict[str, _Participant] = field(default_factory=dict)
+
+    def calm_baseline(self, participant_id: str) -> CalmBaseline | None:
+        """The participant's calm baseline in use (stored, or learnt once ready): to persist."""
+        p = self._participants.get(participant_id)
+        return p.engine.calm_baseline if p else self.baselines.get(participant_id)
 
     def notification(self, participant_id: str, t_s: float, payload: bytes) -> list[PipelineEvent]:
         """One Heart Rate Measurement notification that arrived at session time ``t_s``."""
@@ -65,11 +75,18 @@ class SessionPipeline:
         self._participant(participant_id)
         return [BatteryEvent(participant_id, t_s, level_pct)]
 
+    def flush(self) -> list[PipelineEvent]:
+        """The end of a recording: decide every participant's beats still awaiting the
+        artefact screen's look-ahead (live never reaches this point; analysis does)."""
+        events: list[PipelineEvent] = []
+        for participant_id, p in self._participants.items():
+            events += _engine_events(participant_id, p.engine.flush())
+        return events
+
     def _participant(self, participant_id: str) -> _Participant:
         if participant_id not in self._participants:
-            self._participants[participant_id] = _Participant(
-                BeatTimeline(), ParticipantEngine(self.engine_config)
-            )
+            engine = ParticipantEngine(self.engine_config, self.baselines.get(participant_id))
+            self._participants[participant_id] = _Participant(BeatTimeline(), engine)
         return self._participants[participant_id]
 
     def _apply(
@@ -77,12 +94,26 @@ class SessionPipeline:
     ) -> list[PipelineEvent]:
         events: list[PipelineEvent] = []
         for gap in update.gaps:
-            p.engine.add_gap(gap)
+            # Beats pending before the gap are decided first, and come out before it.
+            events += _engine_events(participant_id, p.engine.add_gap(gap))
             events.append(GapEvent(participant_id, gap))
         if (update.contact, update.gap_open) != (p.contact, p.gap_open):
+            opened = update.gap_open is not None and p.gap_open is None
             p.contact, p.gap_open = update.contact, update.gap_open
+            if opened:
+                events += _engine_events(participant_id, p.engine.signal_lost(t_s))
             events.append(QualityEvent(participant_id, t_s, p.contact, p.gap_open))
         for beat in update.beats:
-            events.append(BeatEvent(participant_id, beat))
-            events.append(MetricsEvent(participant_id, p.engine.add_beat(beat)))
+            events += _engine_events(participant_id, p.engine.add_beat(beat))
         return events
+
+
+def _engine_events(participant_id: str, outputs: list[EngineOutput]) -> list[PipelineEvent]:
+    events: list[PipelineEvent] = []
+    for out in outputs:
+        if isinstance(out, CalmReading):
+            events.append(CalmEvent(participant_id, out))
+        else:
+            events.append(BeatEvent(participant_id, out.beat, out.artefact))
+            events.append(MetricsEvent(participant_id, out.metrics))
+    return events

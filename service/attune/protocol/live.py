@@ -10,6 +10,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from attune.hrv.artefacts import ArtefactKind
+from attune.hrv.calm import CalmBand, CalmState
+from attune.hrv.quality import Gate
 from attune.pipeline.events import LinkState
 from attune.sensor.timeline import GapCause
 
@@ -41,16 +44,64 @@ class BeatMessage(LiveMessage):
     rr_ms: float
     hr_bpm: float
     after_gap: bool
+    artefact: ArtefactKind | None = None
+
+
+class MetricQuality(BaseModel):
+    """One quality gate per metric group (attune.hrv.quality)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    time_domain: Gate
+    frequency: Gate
+    coherence: Gate
+    dfa: Gate
+    stress: Gate
 
 
 class MetricsMessage(LiveMessage):
+    """Rolling metrics after a decided beat. The fields after ``provisional`` were added to v1
+    additively: all optional, so earlier examples stay valid."""
+
     type: Literal["metrics"] = "metrics"
     participant: str
-    hr_bpm: float
+    hr_bpm: float | None
     rmssd_ms: float | None
     n_beats: int
     window_s: float
     provisional: bool
+    mean_nn_ms: float | None = None
+    sdnn_ms: float | None = None
+    ln_rmssd: float | None = None
+    pnn50_pct: float | None = None
+    sd1_ms: float | None = None
+    sd2_ms: float | None = None
+    n_artefacts: int = 0
+    artefact_pct: float = 0.0
+    lf_ms2: float | None = None
+    hf_ms2: float | None = None
+    lf_hf: float | None = None
+    lf_nu: float | None = None
+    hf_peak_hz: float | None = None
+    freq_window_s: float = 0.0
+    coherence_ratio: float | None = None
+    coherence_peak_fraction: float | None = None
+    coherence_peak_hz: float | None = None
+    breathing_rate_per_min: float | None = None
+    breathing_confidence: float = 0.0
+    rsa_amplitude_ms: float | None = None
+    dfa_alpha1: float | None = None
+    stress_index: float | None = None
+    quality: MetricQuality | None = None
+
+
+class CalmMessage(LiveMessage):
+    type: Literal["calm"] = "calm"
+    participant: str
+    state: CalmState
+    calm: float | None = Field(ge=0, le=100)
+    band: CalmBand | None
+    confidence: float = Field(ge=0, le=1)
+    baseline_progress: float = Field(ge=0, le=1)
 
 
 class GapMessage(LiveMessage):
@@ -106,6 +157,7 @@ AnyLiveMessage = Annotated[
     SessionInfo
     | BeatMessage
     | MetricsMessage
+    | CalmMessage
     | GapMessage
     | QualityMessage
     | LinkMessage

@@ -2,7 +2,8 @@
 
 The strap tags each notification with a serial in Energy Expended (``StrapConfig.tag_serial``),
 so every recorded notification names the emitted one it carries. The recording is replayed
-through the service's own pure pipeline, and for every emitted beat we ask: was it recorded,
+through the service's own beat timeline (the pipeline's first stage, which places beats
+without the artefact screen's two-beat delay), and for every emitted beat we ask: was it recorded,
 how often, and if it was lost, did the recording declare a gap there (the next recorded beat
 has ``after_gap``) or was it lost silently? Silent losses and duplicates are the failures
 the collector must not have; losses inside declared gaps are what a drop-out costs.
@@ -15,9 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from attune.errors import PayloadError
-from attune.pipeline import BeatEvent, GapEvent, PayloadRejected, SessionPipeline
+from attune.pipeline import LinkState
 from attune.protocol.ingest import Batch, Link
 from attune.sensor.hrm import parse_hrm
+from attune.sensor.timeline import BeatTimeline
 from attune.store.recording import RecordedInput
 from attune.testing.bluez.strap import Availability, Emitted
 
@@ -51,7 +53,7 @@ def audit(ledger: Sequence[Emitted], recorded: Sequence[RecordedInput]) -> BeatA
     """Audit one strap's ``ledger`` against its participant's ``recorded`` input (seq order)."""
     emitted = [e for e in ledger if not e.raw and e.rr_1024]
     by_tag = {e.serial % UINT16_MOD: e for e in emitted}
-    pipeline = SessionPipeline()
+    timeline = BeatTimeline()
     seen: Counter[tuple[int, int]] = Counter()
     after_gap: dict[tuple[int, int], bool] = {}
     notifications: Counter[int] = Counter()
@@ -62,17 +64,19 @@ def audit(ledger: Sequence[Emitted], recorded: Sequence[RecordedInput]) -> BeatA
         message = item.message
         if isinstance(message, Link):
             states.append(message.state.value)
-            for event in pipeline.link("p", message.at_s, message.state, message.reason):
-                if isinstance(event, GapEvent):
-                    gaps[event.gap.cause.value] += 1
+            if message.state is not LinkState.STREAMING:
+                timeline.link_lost(message.at_s)
             continue
         if not isinstance(message, Batch):
             continue
         for note in message.notifications:
-            events = pipeline.notification("p", note.received_at_s, note.payload)
-            rejected += sum(isinstance(e, PayloadRejected) for e in events)
-            gaps.update(e.gap.cause.value for e in events if isinstance(e, GapEvent))
-            beats = [e.beat for e in events if isinstance(e, BeatEvent)]
+            try:
+                update = timeline.feed(parse_hrm(note.payload), note.received_at_s)
+            except PayloadError:
+                rejected += 1
+                continue
+            gaps.update(gap.cause.value for gap in update.gaps)
+            beats = update.beats
             source = _source(note.payload, by_tag)
             if source is None:
                 continue

@@ -32,6 +32,8 @@ from attune.api.passwords import Passwords
 from attune.cli.common import say
 from attune.cli.demo import CLIENT, THERAPIST
 from attune.collector.uplink import Uplink
+from attune.errors import ConfigError
+from attune.hrv.artefacts import DECISION_DELAY
 from attune.protocol.ingest import SensorInfo
 from attune.sensor.hrm import parse_hrm
 from attune.sim import PersonProfile, RrSimulator, StrapPacketizer
@@ -218,6 +220,8 @@ async def _scenario(
         for latency in _latencies(strap, arrived.get(strap.participant_id, []))
     ]
     values = np.asarray(latencies_ms)
+    if not values.size:
+        raise ConfigError(f"{name}: no beat reached a dashboard; run longer (--duration-s)")
     return Figures(
         scenario=name,
         dashboards=setup.dashboards,
@@ -269,12 +273,16 @@ async def _stream(uplink: Uplink, strap: _Strap, profile: PersonProfile, seed: i
 
 
 def _latencies(strap: _Strap, beat_arrivals_s: list[float]) -> list[float]:
-    """Per notification with beats: the first of its beats' arrival minus its arrival stamp.
-    The k-th beat a dashboard sees is the k-th RR value sent (the simulated RR values are all
-    in range, so the timeline keeps every one)."""
-    out, beat = [], 0
+    """Per notification: the arrival of the first beat it released minus its send stamp.
+
+    The live artefact screen decides a beat when the beat ``DECISION_DELAY`` later arrives, so
+    the notification carrying RR values ``b..`` releases beat messages from ``b - DECISION_DELAY``
+    on (the simulated RR values are all in range, so the timeline keeps every one).
+    """
+    out, first = [], 0
     for sent_at_s, count in zip(strap.sent_at_s, strap.rr_counts, strict=True):
-        if count and beat < len(beat_arrivals_s):
-            out.append(beat_arrivals_s[beat] - sent_at_s)
-        beat += count
+        released = first - DECISION_DELAY
+        if count and 0 <= released < len(beat_arrivals_s):
+            out.append(beat_arrivals_s[released] - sent_at_s)
+        first += count
     return out

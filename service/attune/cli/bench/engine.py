@@ -1,0 +1,192 @@
+"""``attune bench engine``: the per-beat cost of the live HRV engine on a 60 minute RR series,
+against NeuroKit2 recomputing the same windows on every beat (time domain over the trailing
+60 s, frequency domain over the trailing 300 s), and the memory one participant's engine holds.
+
+The engine's figure is amortized: every beat through ``ParticipantEngine.add_beat`` with the
+full live metric set (artefact screen, time domain, spectral, coherence, breathing, DFA, stress
+index, calm index), best of ``--repeat`` runs. NeuroKit2 (a dev dependency) is timed on
+``--nk-beats`` beats spread evenly over the series (each with a full 300 s history) and its
+mean per beat is taken as its per-beat cost: the windows are the same size on every beat, so
+the sample extrapolates to all of them. Memory is what tracemalloc sees one engine retain after
+the whole series (with module-level caches warmed by an earlier run, as they are shared).
+
+The default series ships with the package (data/README.md: PhysioNet NSRDB via pyHRV).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import math
+import sys
+import time
+import tracemalloc
+import warnings
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from attune.cli.common import say
+from attune.errors import DataError
+from attune.hrv.engine import ParticipantEngine
+from attune.sensor.timeline import Beat
+
+if TYPE_CHECKING:
+    from attune.cli.common import Subcommands
+
+DEFAULT_SERIES = "pyhrv_nsrdb_long_60min_ms.txt"
+GOAL_US_PER_BEAT = 50.0
+GOAL_RATIO = 300.0
+GOAL_MEMORY_KIB = 64.0
+TIME_WINDOW_S = 60.0
+FREQ_WINDOW_S = 300.0
+
+
+def register(benches: Subcommands) -> None:
+    parser: argparse.ArgumentParser = benches.add_parser(
+        "engine", help="per-beat cost of the HRV engine vs NeuroKit2", description=__doc__
+    )
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--rr", type=Path, default=None, help="RR file (default: bundled 60 min)")
+    parser.add_argument("--repeat", type=int, default=3, help="engine runs (best is kept)")
+    parser.add_argument("--nk-beats", type=int, default=40, help="beats timed with NeuroKit2")
+    parser.set_defaults(run=run)
+
+
+def load_rr_ms(path: Path | None) -> tuple[str, np.ndarray]:
+    if path is None:
+        text = (resources.files("attune.cli.bench") / "data" / DEFAULT_SERIES).read_text()
+        return DEFAULT_SERIES, np.array(text.split(), dtype=np.float64)
+    from attune.cli.analyze import read_rr_file  # noqa: PLC0415 - only for a custom file
+
+    return str(path), read_rr_file(path).rr_ms
+
+
+def beats_of(rr_ms: np.ndarray) -> list[Beat]:
+    t_s = np.cumsum(rr_ms) / 1000.0
+    return [
+        Beat(i, float(t), float(rr), round(rr * 1.024), float(t), i == 0)
+        for i, (t, rr) in enumerate(zip(t_s, rr_ms, strict=True))
+    ]
+
+
+def time_engine(beats: list[Beat], repeat: int) -> dict[str, float]:
+    """Best total over ``repeat`` runs, and the per-call distribution of one more run."""
+    best = math.inf
+    for _ in range(max(1, repeat)):
+        engine = ParticipantEngine()
+        start = time.perf_counter()
+        for beat in beats:
+            engine.add_beat(beat)
+        best = min(best, time.perf_counter() - start)
+    engine = ParticipantEngine()
+    calls = np.empty(len(beats))
+    for i, beat in enumerate(beats):
+        start_ns = time.perf_counter_ns()
+        engine.add_beat(beat)
+        calls[i] = time.perf_counter_ns() - start_ns
+    return {
+        "us_per_beat": best / len(beats) * 1e6,
+        "p50_us": float(np.percentile(calls, 50)) / 1000,
+        "p99_us": float(np.percentile(calls, 99)) / 1000,
+        "max_us": float(calls.max()) / 1000,
+    }
+
+
+def engine_memory_kib(beats: list[Beat]) -> float:
+    """KiB one engine holds after the whole series: what tracemalloc sees freed when it goes
+    (numpy's small-buffer cache and shared module caches are not the engine's)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        engine = ParticipantEngine()
+        for beat in beats:
+            engine.add_beat(beat)
+        gc.collect()
+        with_engine = tracemalloc.get_traced_memory()[0]
+        del engine
+        gc.collect()
+        held = with_engine - tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    return held / 1024
+
+
+def time_neurokit2(rr_ms: np.ndarray, n_beats: int) -> dict[str, Any] | None:
+    """Mean seconds per beat for NeuroKit2 recomputing the live windows; None if missing."""
+    try:
+        import neurokit2 as nk  # type: ignore[import-untyped]  # noqa: PLC0415 - a dev dependency, only here
+    except ImportError:
+        return None
+    peaks_ms = np.concatenate(([0.0], np.cumsum(rr_ms))).round().astype(np.int64)
+    t_s = peaks_ms[1:] / 1000.0
+    eligible = np.flatnonzero(t_s >= FREQ_WINDOW_S)
+    chosen = eligible[np.linspace(0, eligible.size - 1, max(1, n_beats)).round().astype(int)]
+    elapsed = 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for i in chosen:
+            end_ms = peaks_ms[i + 1]
+            short = peaks_ms[(peaks_ms >= end_ms - TIME_WINDOW_S * 1000) & (peaks_ms <= end_ms)]
+            long = peaks_ms[(peaks_ms >= end_ms - FREQ_WINDOW_S * 1000) & (peaks_ms <= end_ms)]
+            start = time.perf_counter()
+            nk.hrv_time(short - short[0], sampling_rate=1000)
+            nk.hrv_frequency(long - long[0], sampling_rate=1000, normalize=False)
+            elapsed += time.perf_counter() - start
+    return {
+        "version": nk.__version__,
+        "beats_timed": int(chosen.size),
+        "us_per_beat": elapsed / chosen.size * 1e6,
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        name, rr_ms = load_rr_ms(args.rr)
+    except DataError as exc:
+        sys.stderr.write(f"attune bench engine: {args.rr}: {exc}\n")
+        return 2
+    beats = beats_of(rr_ms)
+    engine = time_engine(beats, args.repeat)
+    memory_kib = engine_memory_kib(beats)
+    nk = time_neurokit2(rr_ms, args.nk_beats)
+    ratio = nk["us_per_beat"] / engine["us_per_beat"] if nk else None
+    duration_s = float(rr_ms.sum()) / 1000.0
+    figures: dict[str, object] = {
+        "series": name,
+        "n_beats": len(beats),
+        "duration_s": duration_s,
+        "engine": engine,
+        "engine_memory_kib": memory_kib,
+        "neurokit2": nk,
+        "ratio": ratio,
+        "goals": {
+            "us_per_beat": GOAL_US_PER_BEAT,
+            "ratio": GOAL_RATIO,
+            "memory_kib": GOAL_MEMORY_KIB,
+        },
+    }
+    if args.json:
+        say(json.dumps(figures, indent=2))
+        return 0
+    say(f"series        {name}: {len(beats)} beats, {duration_s / 60:.1f} min")
+    say(
+        f"engine        {engine['us_per_beat']:.1f} us/beat amortized "
+        f"(goal <= {GOAL_US_PER_BEAT:.0f}); per call p50 {engine['p50_us']:.1f}, "
+        f"p99 {engine['p99_us']:.1f}, max {engine['max_us']:.0f} us"
+    )
+    say(
+        f"memory        {memory_kib:.1f} KiB per participant engine (goal <= {GOAL_MEMORY_KIB:.0f})"
+    )
+    if nk is None:
+        say("neurokit2     not installed (a dev dependency: `uv sync --group dev`); no ratio")
+    else:
+        say(
+            f"neurokit2     {nk['us_per_beat']:.0f} us/beat recomputing 60 s time + 300 s "
+            f"frequency domain (NeuroKit2 {nk['version']}, {nk['beats_timed']} beats timed)"
+        )
+        say(f"ratio         {ratio:.0f}x faster (goal >= {GOAL_RATIO:.0f}x)")
+    return 0
