@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import time
 from typing import TYPE_CHECKING
 
@@ -22,12 +23,16 @@ from attune.cli.common import (
 from attune.collector.simulated import SimulatedStrap
 from attune.collector.uplink import Uplink
 from attune.protocol.ingest import SensorInfo
-from attune.sim import PersonProfile, RrSimulator, StrapPacketizer
+from attune.sim import (
+    CLIENT_PROFILE,
+    THERAPIST_PROFILE,
+    Coupling,
+    DyadSimulator,
+    StrapPacketizer,
+    therapy_session,
+)
+from attune.sim import Role as SimRole
 from attune.store.recording import Role
-
-THERAPIST = PersonProfile(hr_bpm=64.0, breaths_per_min=6.0, rsa_ms=70.0, noise_ms=10.0)
-CLIENT = PersonProfile(hr_bpm=84.0, breaths_per_min=15.0, rsa_ms=18.0, noise_ms=8.0)
-
 
 if TYPE_CHECKING:
     from attune.cli.common import Subcommands
@@ -58,11 +63,22 @@ async def _demo(args: argparse.Namespace) -> None:
     session = await svc.recording.create_session("Demo session", now_s=time.time())
     await svc.recording.start_session(session.id, now_s=time.time())
     straps = []
-    roles: tuple[tuple[Role, str, PersonProfile, int], ...] = (
-        ("therapist", "Therapist (demo)", THERAPIST, args.seed),
-        ("client", "Client (demo)", CLIENT, args.seed + 1),
+    # The scripted session (baseline, conversation, a client arousal episode, grounding, paced
+    # breathing, recovery) loops for as long as the demo runs; the client follows the
+    # therapist's slow HR changes 3 s later.
+    dyad = DyadSimulator(
+        therapy_session(),
+        THERAPIST_PROFILE,
+        CLIENT_PROFILE,
+        Coupling(SimRole.THERAPIST, lag_s=3.0, strength=0.7),
+        seed=args.seed,
+        loop=True,
     )
-    for role, name, profile, seed in roles:
+    roles: tuple[tuple[Role, str], ...] = (
+        ("therapist", "Therapist (demo)"),
+        ("client", "Client (demo)"),
+    )
+    for role, name in roles:
         _, token = await svc.recording.add_participant(session.id, role, name)
         uplink = Uplink(
             url=base.replace("http", "ws", 1) + "/ingest",
@@ -70,8 +86,11 @@ async def _demo(args: argparse.Namespace) -> None:
             sensor=SensorInfo(name=f"Simulated strap ({role})", address="sim"),
             collector="attune-demo",
         )
-        simulator = RrSimulator(profile, seed=seed)
-        strap = SimulatedStrap(StrapPacketizer(simulator.next_rr_ms), uplink, time.time)
+        sim_role = SimRole(role)
+        packetizer = StrapPacketizer(
+            dyad.beats(sim_role), contact_ok=functools.partial(dyad.contact_ok, sim_role)
+        )
+        strap = SimulatedStrap(packetizer, uplink, time.time)
         straps += [asyncio.create_task(uplink.run()), asyncio.create_task(strap.run())]
 
     therapist_token = svc.view_tokens.issue(session.id, "therapist")

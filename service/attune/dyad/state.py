@@ -1,0 +1,71 @@
+"""What synchrony reports: frozen values for the pipeline, the wire and the recording."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Role(enum.StrEnum):
+    """The two people of a dyad."""
+
+    THERAPIST = "therapist"
+    CLIENT = "client"
+
+    @property
+    def partner(self) -> Role:
+        return Role.CLIENT if self is Role.THERAPIST else Role.THERAPIST
+
+
+class Leader(enum.StrEnum):
+    """Whose HR changes first, when the synchrony is above chance."""
+
+    THERAPIST = "therapist"
+    CLIENT = "client"
+    TOGETHER = "together"  # above chance, lag shorter than the lead threshold
+    UNDETERMINED = "undetermined"  # not above chance (or no verdict): nobody leads
+
+
+class SynchronyStatus(enum.StrEnum):
+    OK = "ok"
+    WARMING_UP = "warming_up"  # the horizon is not full yet: no verdict
+    SIGNAL_GAP = "signal_gap"  # too many unusable windows in the horizon: no verdict
+
+
+@dataclass(frozen=True, slots=True)
+class SynchronyState:
+    """Synchrony after one window step (live) or over a whole session.
+
+    ``t_s`` is the newest data time the state rests on. ``window_z``/``window_lag_s`` describe
+    the newest window alone (peak Fisher z and its lag); ``index`` is the mean peak |z| over
+    the horizon, ``lag_s`` the peak of the horizon's mean lag profile (> 0: the therapist
+    leads). ``effect_size`` = (index - null mean) / null SD against segment-shuffle surrogates,
+    ``p_value`` the permutation p. ``confidence`` is the share of usable windows in the
+    horizon. ``pacer_removed`` says a pacer frequency was regressed out (shared pacing).
+    """
+
+    t_s: float
+    status: SynchronyStatus
+    confidence: float
+    window_z: float | None = None
+    window_lag_s: float | None = None
+    index: float | None = None
+    lag_s: float | None = None
+    in_phase: bool | None = None
+    null_mean: float | None = None
+    null_sd: float | None = None
+    effect_size: float | None = None
+    p_value: float | None = None
+    n_surrogates: int = 0
+    above_chance: bool = False
+    leader: Leader = Leader.UNDETERMINED
+    pacer_removed: bool = False
+
+    @property
+    def insufficient_data(self) -> bool:
+        return self.status is not SynchronyStatus.OK
+
+    @property
+    def in_step(self) -> bool:
+        """Above chance and moving the same way (not mirror-image)."""
+        return self.above_chance and bool(self.in_phase)
