@@ -7,7 +7,16 @@ import sys
 
 import pytest
 
-PURE_PACKAGES = ["attune.sensor", "attune.hrv", "attune.sim", "attune.pipeline"]
+PURE_PACKAGES = [
+    "attune.sensor",
+    "attune.hrv",
+    "attune.sim",
+    "attune.sim.feed",
+    "attune.pipeline",
+    "attune.dyad",
+    "attune.dyad.session",
+    "attune.cues",
+]
 FORBIDDEN = [
     "asyncio",
     "fastapi",

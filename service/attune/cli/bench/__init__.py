@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from attune.cli.bench import cue_flicker, synchrony
+
 if TYPE_CHECKING:
     from types import ModuleType
 
     from attune.cli.common import Subcommands
 
-BENCHMARKS: tuple[ModuleType, ...] = ()
+BENCHMARKS: tuple[ModuleType, ...] = (synchrony, cue_flicker)
 
 
 def register(commands: Subcommands) -> None:
