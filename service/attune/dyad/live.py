@@ -27,23 +27,12 @@ import numpy.typing as npt
 
 from attune.dyad.config import SynchronyConfig
 from attune.dyad.resample import HrResampler
-from attune.dyad.state import Leader, Role, SynchronyState, SynchronyStatus
+from attune.dyad.state import Role, SynchronyState, SynchronyStatus, with_verdict
 from attune.dyad.surrogates import Verdict, verdict
 from attune.dyad.wcc import WindowNormalizer, fisher_z, max_abs, pick_peak, small_matmul
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-
-
-def leader_for(lag_s: float, above_chance: bool, threshold_s: float) -> Leader:
-    """Who leads, from the lag (> 0: therapist first), once synchrony is above chance."""
-    if not above_chance:
-        return Leader.UNDETERMINED
-    if lag_s >= threshold_s:
-        return Leader.THERAPIST
-    if lag_s <= -threshold_s:
-        return Leader.CLIENT
-    return Leader.TOGETHER
 
 
 @dataclass(slots=True)
@@ -266,22 +255,14 @@ class LiveSynchrony:
         result = None if overall is None else verdict(abs(overall.z), null)
         if result is None or overall is None:
             return self._no_verdict(replace(state, status=SynchronyStatus.SIGNAL_GAP))
-        above = self._decide(state.t_s, result)
-        horizon = np.arange(oldest, index + 1)
-        return replace(
+        paced = np.nansum(self._pacer_flags.take(np.arange(oldest, index + 1))) > 0
+        return with_verdict(
             state,
-            status=SynchronyStatus.OK,
-            index=result.index,
-            lag_s=overall.lag_s,
-            in_phase=overall.z > 0,
-            null_mean=result.null_mean,
-            null_sd=result.null_sd,
-            effect_size=result.effect_size,
-            p_value=result.p_value,
-            n_surrogates=result.n_surrogates,
-            above_chance=above,
-            leader=leader_for(overall.lag_s, above, c.lead_threshold_s),
-            pacer_removed=c.remove_pacer and bool(np.nansum(self._pacer_flags.take(horizon)) > 0),
+            result,
+            overall,
+            above_chance=self._decide(state.t_s, result),
+            lead_threshold_s=c.lead_threshold_s,
+            pacer_removed=c.remove_pacer and bool(paced),
         )
 
     def _no_verdict(self, state: SynchronyState) -> SynchronyState:

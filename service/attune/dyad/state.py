@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from attune.dyad.surrogates import Verdict
+    from attune.dyad.wcc import Peak
 
 
 class Role(enum.StrEnum):
@@ -37,11 +42,11 @@ class SynchronyState:
     """Synchrony after one window step (live) or over a whole session.
 
     ``t_s`` is the newest data time the state rests on. ``window_z``/``window_lag_s`` describe
-    the newest window alone (peak Fisher z and its lag); ``index`` is the mean peak |z| over
-    the horizon, ``lag_s`` the peak of the horizon's mean lag profile (> 0: the therapist
-    leads). ``effect_size`` = (index - null mean) / null SD against segment-shuffle surrogates,
-    ``p_value`` the permutation p. ``confidence`` is the share of usable windows in the
-    horizon. ``pacer_removed`` says a pacer frequency was regressed out (shared pacing).
+    the newest window alone (peak Fisher z and its lag); ``index`` is the peak |z| of the mean
+    lag profile over the horizon (or session), ``lag_s`` where that peak lies (> 0: the
+    therapist leads). ``effect_size`` = (index - null mean) / null SD against the surrogates
+    (``surrogates.py``), ``p_value`` the permutation p. ``confidence`` is the share of usable
+    windows in the horizon. ``pacer_removed`` says a pacer frequency was regressed out.
     """
 
     t_s: float
@@ -69,3 +74,41 @@ class SynchronyState:
     def in_step(self) -> bool:
         """Above chance and moving the same way (not mirror-image)."""
         return self.above_chance and bool(self.in_phase)
+
+
+def leader_for(lag_s: float, above_chance: bool, threshold_s: float) -> Leader:
+    """Who leads, from the lag (> 0: therapist first), once synchrony is above chance."""
+    if not above_chance:
+        return Leader.UNDETERMINED
+    if lag_s >= threshold_s:
+        return Leader.THERAPIST
+    if lag_s <= -threshold_s:
+        return Leader.CLIENT
+    return Leader.TOGETHER
+
+
+def with_verdict(
+    state: SynchronyState,
+    result: Verdict,
+    peak: Peak,
+    *,
+    above_chance: bool,
+    lead_threshold_s: float,
+    pacer_removed: bool,
+) -> SynchronyState:
+    """``state`` completed with a verdict on the mean lag profile whose peak is ``peak``."""
+    return replace(
+        state,
+        status=SynchronyStatus.OK,
+        index=result.index,
+        lag_s=peak.lag_s,
+        in_phase=peak.z > 0,
+        null_mean=result.null_mean,
+        null_sd=result.null_sd,
+        effect_size=result.effect_size,
+        p_value=result.p_value,
+        n_surrogates=result.n_surrogates,
+        above_chance=above_chance,
+        leader=leader_for(peak.lag_s, above_chance, lead_threshold_s),
+        pacer_removed=pacer_removed,
+    )

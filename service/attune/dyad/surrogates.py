@@ -10,13 +10,13 @@ Two nulls, both keeping each person's own dynamics and breaking only their align
   section-sliding family of Moulder et al.): the horizon's therapist windows are paired with
   the client's windows D steps earlier, and the client's with the therapist's D steps
   earlier, for every shift D from a window length up to several minutes. Each displaced
-  horizon keeps the contiguous structure of the real one. Derangements within a short live
-  horizon do not: the real pairing runs on across segment borders, the shuffled ones break
-  there, so their spread understates the real statistic's (measured on independent series
-  with a 3-min horizon of 6 segments: P(p <= .05) = 13 % instead of 5 %; displaced partners
-  gave 4-5 %; ``attune bench synchrony`` reports the figures).
+  horizon keeps the contiguous structure of the real one. Derangements within a live horizon
+  fit poorly: a 2-min horizon holds 4 segments of 30 s, whose 9 derangements can never give
+  p <= .05; a 3-min horizon's segments can, but the real pairing runs on across segment
+  borders while shuffled ones break there, and on independent simulated dyads their effect
+  sizes spread wider than a calibrated null's (``attune bench synchrony`` measures both).
 
-Either way the null is that of the statistic itself (the mean peak |z| over the windows), so
+Either way the null is that of the statistic itself (the peak of the mean lag profile), so
 the effect size (real - mean) / SD and the permutation p = (1 + #null >= real) / (1 + K) are on
 the scale of the decision, as SUSY's effect size is.
 """

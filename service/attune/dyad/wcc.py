@@ -176,8 +176,3 @@ def small_matmul(a: FloatArray, b: FloatArray) -> FloatArray:
         out: FloatArray = a @ b
         return out
     return np.concatenate([a[i : i + rows] @ b for i in range(0, a.shape[0], rows)])
-
-
-def lag_profiles(a_rows: FloatArray, b_rows: FloatArray) -> FloatArray:
-    """Fisher-z lag profiles: ``a_rows`` (n x W), ``b_rows`` (n x lags x W) -> (n x lags)."""
-    return fisher_z(np.einsum("nw,nkw->nk", a_rows, b_rows))

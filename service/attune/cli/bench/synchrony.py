@@ -8,8 +8,8 @@ Figures (all on the scripted 20-min therapy session with two different simulated
   share of sessions in which the live flag ever switched on, share of live updates flagged,
   share of sessions flagged by the whole-session verdict, and how often p <= .05 (5 % if the
   null is calibrated);
-- why displaced partners and not derangements for the live null: the p <= .05 rate of a
-  3-min derangement null (6 segments of 30 s) against the live null on the same data;
+- why displaced partners and not derangements for the live null: calibration of both on the
+  same 3-min horizons of independent dyads;
 - per-update cost of live synchrony (us), against recomputing the same state from scratch.
 """
 
@@ -185,30 +185,42 @@ def _report(name: str, t: _Tally) -> None:
 
 
 def _ablation(seeds: range) -> None:
-    """Within-horizon derangements vs displaced partners, on the same 3-min spans of
-    independent steady conversations (calibrated nulls give p <= .05 5 % of the time)."""
-    span_s, short = 180.0, SynchronyConfig(segment_s=30.0, n_surrogates=500)
-    deranged, displaced = [], []
+    """Displaced partners against derangements inside the horizon, on 3-min horizons of
+    independent steady conversations: a calibrated null gives p <= .05 5 % of the time and
+    effect sizes with SD 1. (The default 2-min horizon holds only 4 segments of 30 s: its 9
+    derangements could never give p <= .05 at all.)"""
+    horizon_s = 180.0
+    live_config = SynchronyConfig(horizon_s=horizon_s)
+    segment_config = SynchronyConfig(segment_s=30.0)
+    # The beats a state rests on, with a little slack so six whole segments of windows fit.
+    span_s = horizon_s + live_config.window_s + 2 * live_config.max_lag_s + 4 * live_config.step_s
+    results: dict[str, list[tuple[float, float]]] = {"deranged": [], "displaced": []}
     for seed in seeds:
         recording = simulate(conversation_session(), None, seed)
-        states = live_synchrony(recording)
-        for start_s in np.arange(420.0, 1200.0 - span_s + 1, span_s):
-            end_s = start_s + span_s
-            cut = {role: _between(recording, role, start_s, end_s) for role in Role}
+        states = live_synchrony(recording, live_config)
+        for end_s in (500.0, 700.0, 900.0, 1100.0):
+            state = next((s for s in states if s.p_value is not None and s.t_s >= end_s), None)
+            if state is None or state.p_value is None or state.effect_size is None:
+                continue
+            cut = {role: _between(recording, role, state.t_s - span_s, state.t_s) for role in Role}
             summary = session_synchrony(
-                cut[Role.THERAPIST], cut[Role.CLIENT], short, seed=seed
+                cut[Role.THERAPIST], cut[Role.CLIENT], segment_config, seed=seed
             ).summary
-            if summary.p_value is not None:
-                deranged.append(summary.p_value)
-            near = [s for s in states if s.p_value is not None and abs(s.t_s - end_s) <= 1.0]
-            displaced += [s.p_value for s in near[:1] if s.p_value is not None]
-    say("\nnull calibration on independent steady conversations (3-min spans; 5 % expected):")
-    for name, p_values in (
-        ("derangements of 6 x 30 s segments in the span", deranged),
-        ("displaced partners (the live null)", displaced),
+            if summary.p_value is None or summary.effect_size is None:
+                continue
+            results["deranged"].append((summary.p_value, summary.effect_size))
+            results["displaced"].append((state.p_value, state.effect_size))
+    say("\nnull calibration, 3-min horizons of independent steady conversations:")
+    for name, label in (
+        ("deranged", "derangements of the horizon's 30 s segments"),
+        ("displaced", "displaced partners (the live null)"),
     ):
-        rate = 100 * np.mean(np.array(p_values) <= P_CHECK)
-        say(f"  {name:48s} p <= .05 in {rate:.1f} % of {len(p_values)} spans")
+        p_values, effects = np.array(results[name]).T
+        rate = 100 * np.mean(p_values <= P_CHECK)
+        say(
+            f"  {label:45s} p <= .05 in {rate:4.1f} % (5 % expected), effect size SD "
+            f"{np.std(effects):.2f} (1 expected), {p_values.size} horizons"
+        )
 
 
 def _between(recording: DyadRecording, role: Role, start_s: float, end_s: float) -> BeatSeries:
