@@ -10,7 +10,7 @@ import sys
 
 def test_the_latency_benchmark_reports_both_scenarios() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "attune", "bench", "latency", "--duration-s", "5", "--json"],
+        [sys.executable, "-m", "attune", "bench", "latency", "--duration-s", "10", "--json"],
         capture_output=True,
         text=True,
         check=True,

@@ -11,7 +11,11 @@ PURE_PACKAGES = [
     "attune.sensor",
     "attune.hrv",
     "attune.sim",
+    "attune.sim.feed",
     "attune.pipeline",
+    "attune.dyad",
+    "attune.dyad.session",
+    "attune.cues",
     "attune.collector.link",  # the link state machine; its driver is collector.strap_link
 ]
 FORBIDDEN = [

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import secrets
 import time
 from typing import TYPE_CHECKING
@@ -25,14 +26,20 @@ from attune.cli.common import (
 from attune.collector.simulated import SimulatedStrap
 from attune.collector.uplink import Uplink
 from attune.protocol.ingest import SensorInfo
-from attune.sim import PersonProfile, RrSimulator, StrapPacketizer
+from attune.sim import (
+    CLIENT_PROFILE,
+    THERAPIST_PROFILE,
+    Coupling,
+    DyadSimulator,
+    StrapPacketizer,
+    therapy_session,
+)
+from attune.sim import Role as SimRole
 from attune.store import ClientRow, LinkRole, Role, Store, TherapistRow
 
 if TYPE_CHECKING:
     from attune.cli.common import Subcommands
 
-THERAPIST = PersonProfile(hr_bpm=64.0, breaths_per_min=6.0, rsa_ms=70.0, noise_ms=10.0)
-CLIENT = PersonProfile(hr_bpm=84.0, breaths_per_min=15.0, rsa_ms=18.0, noise_ms=8.0)
 DEMO_USER = "demo"
 DEMO_CLIENT = "C-DEMO"
 LINK_TTL_S = 12 * 3600
@@ -68,11 +75,22 @@ async def _demo(args: argparse.Namespace) -> None:
     )
     await svc.store.sessions.start(session.id, now_s=now_s)
     straps = []
-    roles: tuple[tuple[Role, str, PersonProfile, int], ...] = (
-        ("therapist", "Therapist (demo)", THERAPIST, args.seed),
-        ("client", "Client (demo)", CLIENT, args.seed + 1),
+    # The scripted session (baseline, conversation, a client arousal episode, grounding, paced
+    # breathing, recovery) loops for as long as the demo runs; the client follows the
+    # therapist's slow HR changes 3 s later.
+    dyad = DyadSimulator(
+        therapy_session(),
+        THERAPIST_PROFILE,
+        CLIENT_PROFILE,
+        Coupling(SimRole.THERAPIST, lag_s=3.0, strength=0.7),
+        seed=args.seed,
+        loop=True,
     )
-    for role, name, profile, seed in roles:
+    roles: tuple[tuple[Role, str], ...] = (
+        ("therapist", "Therapist (demo)"),
+        ("client", "Client (demo)"),
+    )
+    for role, name in roles:
         _, token = await svc.store.sessions.add_participant(session.id, role, name)
         uplink = Uplink(
             url=ingest_url(base),
@@ -80,8 +98,11 @@ async def _demo(args: argparse.Namespace) -> None:
             sensor=SensorInfo(name=f"Simulated strap ({role})", address="sim"),
             collector="attune-demo",
         )
-        simulator = RrSimulator(profile, seed=seed)
-        strap = SimulatedStrap(StrapPacketizer(simulator.next_rr_ms), uplink, time.time)
+        sim_role = SimRole(role)
+        packetizer = StrapPacketizer(
+            dyad.beats(sim_role), contact_ok=functools.partial(dyad.contact_ok, sim_role)
+        )
+        strap = SimulatedStrap(packetizer, uplink, time.time)
         straps += [asyncio.create_task(uplink.run()), asyncio.create_task(strap.run())]
 
     console = issue_sign_in_link(

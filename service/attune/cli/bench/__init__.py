@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from attune.cli.bench import engine, faults, latency
+from attune.cli.bench import cue_flicker, engine, faults, latency, synchrony
 
 if TYPE_CHECKING:
     from types import ModuleType
 
     from attune.cli.common import Subcommands
 
-BENCHMARKS: tuple[ModuleType, ...] = (engine, latency, faults)
+BENCHMARKS: tuple[ModuleType, ...] = (engine, latency, faults, synchrony, cue_flicker)
 
 
 def register(commands: Subcommands) -> None:

@@ -30,13 +30,18 @@ from websockets.asyncio.client import ClientConnection, connect
 from attune.api.auth import COOKIE_NAME
 from attune.api.passwords import Passwords
 from attune.cli.common import say
-from attune.cli.demo import CLIENT, THERAPIST
 from attune.collector.uplink import Uplink
 from attune.errors import ConfigError
 from attune.hrv.artefacts import DECISION_DELAY
 from attune.protocol.ingest import SensorInfo
 from attune.sensor.hrm import parse_hrm
-from attune.sim import PersonProfile, RrSimulator, StrapPacketizer
+from attune.sim import (
+    CLIENT_PROFILE,
+    THERAPIST_PROFILE,
+    PersonProfile,
+    StrapPacketizer,
+    resting_beats,
+)
 from attune.store import Role, Store
 
 if TYPE_CHECKING:
@@ -192,7 +197,7 @@ async def _scenario(
     readers = [asyncio.create_task(_read(v, a)) for v, a in zip(viewers, arrivals, strict=True)]
     frozen = await _watch(url, headers, rcvbuf=4096) if stalled else None
     straps, tasks = [], []
-    profiles: dict[Role, PersonProfile] = {"therapist": THERAPIST, "client": CLIENT}
+    profiles: dict[Role, PersonProfile] = {"therapist": THERAPIST_PROFILE, "client": CLIENT_PROFILE}
     for seed, (role, (participant_id, token)) in enumerate(tokens.items(), start=1):
         strap = _Strap(participant_id)
         uplink = Uplink(
@@ -260,8 +265,8 @@ async def _read(viewer: ClientConnection, arrivals: dict[str, list[float]]) -> N
 
 
 async def _stream(uplink: Uplink, strap: _Strap, profile: PersonProfile, seed: int) -> None:
-    """The demo's simulated strap, keeping what it sent (see collector/simulated.py)."""
-    packetizer = StrapPacketizer(RrSimulator(profile, seed=seed).next_rr_ms)
+    """A simulated strap at rest, keeping what it sent (see collector/simulated.py)."""
+    packetizer = StrapPacketizer(resting_beats(profile, seed=seed))
     start_s = time.time()
     while True:
         notification = packetizer.next_notification()

@@ -30,7 +30,7 @@ from dbus_fast import Message, Variant
 
 from attune.collector.clock import wait_event
 from attune.sensor.hrm import HeartRateMeasurement, encode_hrm, parse_hrm
-from attune.sim import PersonProfile, RrSimulator, StrapPacketizer
+from attune.sim import PersonProfile, StrapPacketizer, resting_beats
 from attune.testing.bluez.fake import (
     BATTERY,
     DEVICE,
@@ -153,8 +153,8 @@ class VirtualStrap:
         self._tasks: list[asyncio.Task[None]] = []
         self._serial = 0
         self._available = False
-        simulator = RrSimulator(config.profile, seed=config.seed)
-        self._packetizer = StrapPacketizer(simulator.next_rr_ms, period_s=config.notify_interval_s)
+        beats = resting_beats(config.profile, seed=config.seed)
+        self._packetizer = StrapPacketizer(beats, period_s=config.notify_interval_s)
         self._chars = self._characteristics()
 
     # --- hooks ---------------------------------------------------------------------------

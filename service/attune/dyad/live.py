@@ -1,0 +1,285 @@
+"""Live therapist-client synchrony: beats in, a synchrony state every window step out.
+
+Incremental and pure: the caller feeds each person's beats (with their times) and pacer
+changes; whenever both HR series reach the end of the next window plus the lag margin, that
+window is correlated and a ``SynchronyState`` is returned.
+
+The live index is the peak of the horizon's mean lag profile: the Fisher-z cross-correlogram of
+every window in the trailing ``horizon_s``, averaged lag by lag, then peak-picked. Averaging the
+signed profiles before picking the peak keeps what recurs at a consistent lag and cancels what
+does not; averaging per-window peaks instead rewards any window whose content is slow or
+oscillatory (fewer degrees of freedom, larger chance |r|), so one person's arousal ramp alone
+raised it. The null is the same statistic for displaced partners (``surrogates.py``).
+
+Each update costs a fixed amount of work whatever the session length: the real pair, the new
+windows paired with the partner's windows ``null_min_shift_s``..``null_max_shift_s`` back
+(one matrix-vector and one small matrix product), and running sums over the horizon.
+The newest window is the one whose lagged client windows end at the newest common sample, so a
+state at time t describes HR up to t - ``max_lag_s``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import numpy.typing as npt
+
+from attune.dyad.config import SynchronyConfig
+from attune.dyad.resample import HrResampler
+from attune.dyad.state import Role, SynchronyState, SynchronyStatus, with_verdict
+from attune.dyad.surrogates import Verdict, verdict
+from attune.dyad.wcc import WindowNormalizer, fisher_z, max_abs, pick_peak, small_matmul
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(slots=True)
+class Ring:
+    """The newest ``capacity`` entries (each of ``shape``) of a sequence indexed by absolute
+    number; reading a number not (or no longer) held gives NaN."""
+
+    capacity: int
+    shape: tuple[int, ...]
+    rows: FloatArray = field(init=False)
+    ids: IntArray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rows = np.full((self.capacity, *self.shape), np.nan)
+        self.ids = np.full(self.capacity, -1, dtype=np.int64)
+
+    def put(self, first: int, rows: FloatArray) -> None:
+        index = np.arange(first, first + rows.shape[0])
+        self.rows[index % self.capacity] = rows
+        self.ids[index % self.capacity] = index
+
+    def take(self, index: IntArray) -> FloatArray:
+        return self.pick(self.rows, index)
+
+    def pick(self, per_slot: FloatArray, index: IntArray) -> FloatArray:
+        """Entries of a per-slot array (``rows`` or e.g. ``rows @ v``) by absolute number."""
+        slots = index % self.capacity
+        out = per_slot[slots]
+        out[self.ids[slots] != index] = np.nan
+        return out
+
+
+@dataclass(slots=True)
+class _HorizonSum:
+    """Running NaN-aware sum of lag profiles over the horizon's windows."""
+
+    total: FloatArray
+    count: FloatArray
+
+    @classmethod
+    def zeros(cls, shape: tuple[int, ...]) -> _HorizonSum:
+        return cls(np.zeros(shape), np.zeros(shape))
+
+    def add(self, profiles: FloatArray, sign: float) -> None:
+        finite = np.isfinite(profiles)
+        self.total += sign * np.where(finite, profiles, 0.0)
+        self.count += sign * finite
+
+    def mean(self) -> FloatArray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean: FloatArray = np.where(self.count >= 1, self.total / self.count, np.nan)
+        return mean
+
+
+@dataclass(slots=True)
+class LiveSynchrony:
+    """Incremental synchrony of one dyad (therapist = A, client = B)."""
+
+    config: SynchronyConfig = field(default_factory=SynchronyConfig)
+    _hr: dict[Role, HrResampler] = field(init=False)
+    _normalizer: WindowNormalizer = field(init=False)
+    _shifts: IntArray = field(init=False)  # null shifts D, in windows
+    _a_rows: Ring = field(init=False)  # therapist windows, by window number
+    _b_rows: Ring = field(init=False)  # client windows, by start sample
+    _profiles: Ring = field(init=False)  # per window: real lag profile
+    _lagged_b: Ring = field(init=False)  # per window: profiles with the client D back
+    _lagged_a: Ring = field(init=False)  # per window: profiles with the therapist D back
+    _pacer_flags: Ring = field(init=False)
+    _real: _HorizonSum = field(init=False)
+    _null_b: _HorizonSum = field(init=False)
+    _null_a: _HorizonSum = field(init=False)
+    _first: int | None = None
+    _next: int | None = None
+    _next_b: int | None = None
+    _above: bool = False
+    _on_since_s: float | None = None
+
+    def __post_init__(self) -> None:
+        c = self.config
+        self._hr = {role: HrResampler(c.fs_hz, c.max_bridge_s) for role in Role}
+        self._normalizer = WindowNormalizer(c.window_n, c.fs_hz, remove_pacer=c.remove_pacer)
+        self._shifts = np.arange(
+            c.windows(c.null_min_shift_s),
+            c.windows(c.null_max_shift_s) + 1,
+            c.null_shift_stride,
+        )
+        n_h, lags, n_d = c.windows(c.horizon_s), 2 * c.lag_n + 1, self._shifts.size
+        history = n_h + int(self._shifts[-1]) + 1
+        self._a_rows = Ring(history, (c.window_n,))
+        self._b_rows = Ring(history * c.step_n + 2 * lags, (c.window_n,))
+        self._profiles = Ring(n_h, (lags,))
+        self._lagged_b = Ring(n_h, (n_d, lags))
+        self._lagged_a = Ring(n_h, (n_d, lags))
+        self._pacer_flags = Ring(n_h, ())
+        self._real = _HorizonSum.zeros((lags,))
+        self._null_b = _HorizonSum.zeros((n_d, lags))
+        self._null_a = _HorizonSum.zeros((n_d, lags))
+
+    def set_pacer(self, t_s: float, breaths_per_min: float | None) -> None:
+        """The pacer started, changed rate or stopped at ``t_s``."""
+        hz = None if breaths_per_min is None else breaths_per_min / 60.0
+        self._normalizer.pacer = self._normalizer.pacer.with_change(t_s, hz)
+
+    def add_beat(
+        self, role: Role, t_s: float, rr_ms: float, *, usable: bool = True, after_gap: bool = False
+    ) -> list[SynchronyState]:
+        """One beat of ``role`` ending at ``t_s`` (``usable=False`` for an artefact); returns
+        the states of the windows it completed (usually none or one)."""
+        self._hr[role].add_beat(t_s, rr_ms, usable=usable, after_gap=after_gap)
+        partner = self._hr[role.partner]
+        newest = partner.series.end
+        if newest is not None and t_s - self.config.stale_s > (newest - 1) / self.config.fs_hz:
+            partner.mark_missing_until(t_s - self.config.stale_s)
+        return self._advance()
+
+    def _advance(self) -> list[SynchronyState]:
+        c = self.config
+        ther, client = self._hr[Role.THERAPIST].series, self._hr[Role.CLIENT].series
+        if ther.start is None or client.start is None or ther.end is None or client.end is None:
+            return []
+        if self._next is None:
+            first = -(-max(ther.start, client.start + c.lag_n) // c.step_n)
+            self._first = self._next = first
+            self._next_b = first * c.step_n - c.lag_n
+        states: list[SynchronyState] = []
+        while True:
+            a = self._next * c.step_n
+            if ther.end < a + c.window_n or client.end < a + c.window_n + c.lag_n:
+                return states
+            states.append(self._add_window(self._next))
+            self._next += 1
+            ther.forget_before(a)
+            client.forget_before(a)
+
+    def _add_window(self, index: int) -> SynchronyState:
+        c = self.config
+        assert self._first is not None  # noqa: S101 - set before the first window
+        a, lags = index * c.step_n, np.arange(-c.lag_n, c.lag_n + 1)
+        ther = self._hr[Role.THERAPIST].series.get(a, a + c.window_n)
+        a_row = self._normalizer.rows(ther, a, [a])[0]
+        self._a_rows.put(index, a_row[None, :])
+        self._add_b_rows(a + c.lag_n)
+        b_rows = self._b_rows.take(a + lags)
+        profile = fisher_z(b_rows @ a_row)
+
+        partner = index - self._shifts
+        known = (partner >= self._first)[:, None]
+        # The therapist now with the client D windows back: one product over every held row.
+        positions = (partner * c.step_n)[:, None] + lags[None, :]
+        lagged_b = fisher_z(self._b_rows.pick(self._b_rows.rows @ a_row, positions))
+        # The therapist D windows back with the client now.
+        lagged_a = fisher_z(small_matmul(self._a_rows.take(partner), b_rows.T))
+        lagged_b = np.where(known, lagged_b, np.nan)
+        lagged_a = np.where(known, lagged_a, np.nan)
+
+        t0_s = (a - c.lag_n) / c.fs_hz
+        paced = self._normalizer.pacer.rates_between(t0_s, t0_s + c.window_s + 2 * c.max_lag_s)
+        self._slide(index, profile, lagged_b, lagged_a, 1.0 if paced else 0.0)
+        peak = pick_peak(profile, c.fs_hz) if np.isfinite(profile).all() else None
+        state = SynchronyState(
+            t_s=(a + c.window_n + c.lag_n) / c.fs_hz,
+            status=SynchronyStatus.WARMING_UP,
+            confidence=0.0,
+            window_z=peak.z if peak else None,
+            window_lag_s=peak.lag_s if peak else None,
+        )
+        return self._judge(index, state)
+
+    def _add_b_rows(self, last: int) -> None:
+        assert self._next_b is not None  # noqa: S101 - set before the first window
+        first = self._next_b
+        if last < first:
+            return
+        series = self._hr[Role.CLIENT].series.get(first, last + self.config.window_n)
+        self._b_rows.put(first, self._normalizer.rows(series, first, np.arange(first, last + 1)))
+        self._next_b = last + 1
+
+    def _slide(
+        self,
+        index: int,
+        profile: FloatArray,
+        lagged_b: FloatArray,
+        lagged_a: FloatArray,
+        paced: float,
+    ) -> None:
+        """Move the horizon on by one window: add the new one, drop the one leaving."""
+        leaving = np.array([index - self.config.windows(self.config.horizon_s)])
+        for ring, running, new in (
+            (self._profiles, self._real, profile),
+            (self._lagged_b, self._null_b, lagged_b),
+            (self._lagged_a, self._null_a, lagged_a),
+        ):
+            old = ring.take(leaving)[0]
+            running.add(old, -1.0)
+            running.add(new, 1.0)
+            ring.put(index, new[None, ...])
+        self._pacer_flags.put(index, np.array([paced]))
+
+    def _judge(self, index: int, state: SynchronyState) -> SynchronyState:
+        c = self.config
+        assert self._first is not None  # noqa: S101 - set before the first window
+        n_h = c.windows(c.horizon_s)
+        oldest = index - n_h + 1
+        usable = float(self._real.count.min()) if oldest >= self._first else 0.0
+        state = replace(state, confidence=usable / n_h)
+        # Shifts whose partner windows existed for every window of the horizon.
+        complete = self._shifts <= oldest - self._first
+        if oldest < self._first or 2 * complete.sum() < c.min_surrogates:
+            return self._no_verdict(state)
+        if state.confidence < c.min_valid_fraction:
+            return self._no_verdict(replace(state, status=SynchronyStatus.SIGNAL_GAP))
+        mean_profile = self._real.mean()
+        overall = pick_peak(mean_profile, c.fs_hz)
+        null = np.concatenate(
+            (
+                max_abs(self._null_b.mean()[complete]),
+                max_abs(self._null_a.mean()[complete]),
+            )
+        )
+        result = None if overall is None else verdict(abs(overall.z), null)
+        if result is None or overall is None:
+            return self._no_verdict(replace(state, status=SynchronyStatus.SIGNAL_GAP))
+        paced = np.nansum(self._pacer_flags.take(np.arange(oldest, index + 1))) > 0
+        return with_verdict(
+            state,
+            result,
+            overall,
+            above_chance=self._decide(state.t_s, result),
+            lead_threshold_s=c.lead_threshold_s,
+            pacer_removed=c.remove_pacer and bool(paced),
+        )
+
+    def _no_verdict(self, state: SynchronyState) -> SynchronyState:
+        self._above, self._on_since_s = False, None
+        return state
+
+    def _decide(self, t_s: float, result: Verdict) -> bool:
+        c = self.config
+        if self._above:
+            self._above = result.effect_size >= c.effect_size_off
+            if not self._above:
+                self._on_since_s = None
+            return self._above
+        if result.effect_size >= c.effect_size_on and result.p_value <= c.alpha:
+            if self._on_since_s is None:
+                self._on_since_s = t_s
+            self._above = t_s - self._on_since_s >= c.sustain_s
+        else:
+            self._on_since_s = None
+        return self._above
