@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal, get_args
+from typing import get_args
 
 import pytest
-from pydantic import BaseModel
 
 from attune.api.audiences import (
     DIRECT_TYPES,
@@ -19,7 +18,15 @@ from attune.api.audiences import (
     Delivery,
     audience_roles,
 )
-from attune.protocol.live import AnyLiveMessage, BeatMessage, LinkMessage, QualityMessage
+from attune.protocol.live import (
+    AnyLiveMessage,
+    BeatMessage,
+    CueMessage,
+    LinkMessage,
+    PacerMessage,
+    QualityMessage,
+    SynchronyMessage,
+)
 from attune.store import ParticipantRow
 
 DOC = Path(__file__).parents[2] / "docs" / "protocol.md"
@@ -31,6 +38,7 @@ CLIENT_COLUMN = {
     "no": Audience.THERAPIST,
     "only about the client's own strap": Audience.SUBJECT,
     "yes": Audience.SESSION,
+    "when addressed to the client": Audience.ADDRESSED,
 }
 
 
@@ -74,21 +82,36 @@ def test_signal_state_reaches_the_client_only_about_their_own_strap(participant,
     assert audience_roles(link, PARTICIPANTS) == roles
 
 
-class _Cue(BaseModel):
-    type: Literal["cue"] = "cue"
-    audience: str
+def test_cues_reach_the_client_only_when_addressed_to_them() -> None:
+    for audience, roles in (("client", THERAPIST_AND_CLIENT), ("therapist", THERAPIST_ONLY)):
+        cue = CueMessage(seq=1, t_s=0, kind="attuned", audience=audience, text="", reason=[])
+        assert audience_roles(cue, PARTICIPANTS) == roles
 
 
-class _Pacer(BaseModel):
-    type: Literal["pacer"] = "pacer"
-
-
-def test_rules_for_messages_to_come() -> None:
-    table = {
-        "cue": Delivery(Audience.ADDRESSED, droppable=False),
-        "pacer": Delivery(Audience.SESSION, droppable=False),
-    }
-    assert audience_roles(_Cue(audience="client"), PARTICIPANTS, table) == THERAPIST_AND_CLIENT
-    assert audience_roles(_Cue(audience="therapist"), PARTICIPANTS, table) == THERAPIST_ONLY
-    assert audience_roles(_Pacer(), PARTICIPANTS, table) == THERAPIST_AND_CLIENT
-    assert audience_roles(_Pacer(), PARTICIPANTS) == THERAPIST_ONLY  # not in the real table yet
+def test_the_pacer_reaches_everyone_and_synchrony_the_therapist_only() -> None:
+    pacer = PacerMessage(
+        seq=1,
+        t_s=0,
+        change="started",
+        breaths_per_min=6,
+        exhale_ratio=1.5,
+        effective_s=0,
+        anchor_s=0,
+        source="therapist",
+    )
+    synchrony = SynchronyMessage(
+        seq=2,
+        t_s=0,
+        status="warming_up",
+        confidence=0,
+        index=None,
+        lag_s=None,
+        leader="undetermined",
+        effect_size=None,
+        p_value=None,
+        above_chance=False,
+        in_phase=None,
+        pacer_removed=False,
+    )
+    assert audience_roles(pacer, PARTICIPANTS) == THERAPIST_AND_CLIENT
+    assert audience_roles(synchrony, PARTICIPANTS) == THERAPIST_ONLY

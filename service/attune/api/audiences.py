@@ -41,6 +41,11 @@ LIVE_DELIVERY: Mapping[str, Delivery] = {
     "rejected": Delivery(Audience.THERAPIST, droppable=True),
     # The client's own calm index drives their calm-meter; the next reading supersedes it.
     "calm": Delivery(Audience.SUBJECT, droppable=True),
+    "synchrony": Delivery(Audience.THERAPIST, droppable=True),
+    # Cues say who they are for; a cue for the client shows on the calm-meter.
+    "cue": Delivery(Audience.ADDRESSED, droppable=False),
+    # The client breathes with the pacer on their own screen.
+    "pacer": Delivery(Audience.SESSION, droppable=False),
     "gap": Delivery(Audience.THERAPIST, droppable=False),
     "marker": Delivery(Audience.THERAPIST, droppable=False),
     # The calm-meter must show plainly when the client's own signal is lost (issue 7).

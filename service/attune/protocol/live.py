@@ -104,6 +104,51 @@ class CalmMessage(LiveMessage):
     baseline_progress: float = Field(ge=0, le=1)
 
 
+class SynchronyMessage(LiveMessage):
+    """Therapist-client HR synchrony after one window step (attune.dyad)."""
+
+    type: Literal["synchrony"] = "synchrony"
+    status: Literal["ok", "warming_up", "signal_gap"]
+    confidence: float = Field(ge=0, le=1)
+    index: float | None  # peak |Fisher z| of the mean lag profile over the horizon
+    lag_s: float | None  # > 0: the therapist's HR changes first
+    leader: Literal["therapist", "client", "together", "undetermined"]
+    effect_size: float | None  # against the surrogate null
+    p_value: float | None
+    above_chance: bool
+    in_phase: bool | None
+    pacer_removed: bool  # the shared pacer frequency was regressed out first
+
+
+class CueReason(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+    value: float | str | bool
+
+
+class CueMessage(LiveMessage):
+    """A cue to show; every cue published is recorded as shown (attune.cues)."""
+
+    type: Literal["cue"] = "cue"
+    kind: str
+    audience: Literal["therapist", "client"]
+    text: str
+    reason: list[CueReason]
+
+
+class PacerMessage(LiveMessage):
+    """The breathing pacer: in force from ``effective_s``, breaths counted from ``anchor_s``
+    (an inhale onset); I:E = 1:``exhale_ratio``. ``breaths_per_min`` is None once stopped."""
+
+    type: Literal["pacer"] = "pacer"
+    change: Literal["started", "changed", "stopped"]
+    breaths_per_min: float | None = Field(ge=4, le=7)
+    exhale_ratio: float | None = Field(ge=1, le=3)
+    effective_s: float
+    anchor_s: float
+    source: str
+
+
 class GapMessage(LiveMessage):
     type: Literal["gap"] = "gap"
     participant: str
@@ -158,6 +203,9 @@ AnyLiveMessage = Annotated[
     | BeatMessage
     | MetricsMessage
     | CalmMessage
+    | SynchronyMessage
+    | CueMessage
+    | PacerMessage
     | GapMessage
     | QualityMessage
     | LinkMessage
