@@ -119,6 +119,11 @@ async def top_id(redis: Redis, key: str) -> str | None:
     return last[0][0] if last else None
 
 
+def _set(event: asyncio.Event) -> asyncio.Event:
+    event.set()
+    return event
+
+
 def _seq(entry_id: str) -> int:
     return int(entry_id.split("-", 1)[0])
 
@@ -178,9 +183,11 @@ class RedisHub:
     refused: int = 0  # entries a script refused (lease lost or session erased)
     _ops: deque[_Op] = field(default_factory=deque)
     _pending: asyncio.Event = field(default_factory=asyncio.Event)
-    _flushed: asyncio.Event = field(default_factory=asyncio.Event)
+    _flushed: asyncio.Event = field(default_factory=lambda: _set(asyncio.Event()))
     _channels: dict[str, _Channel] = field(default_factory=dict)
     _control_cursor: str = "0-0"
+    # Not "$": a wake sent before the XREAD reaches Redis must still wake it.
+    _wake_cursor: str = "0-0"
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _handling: set[asyncio.Task[None]] = field(default_factory=set)
     _publish_sha: str = ""
@@ -189,6 +196,7 @@ class RedisHub:
 
     async def start(self) -> None:
         self._control_cursor = await top_id(self.redis, self.keys.control) or "0-0"
+        self._wake_cursor = await top_id(self.redis, self.keys.wake(self.instance_id)) or "0-0"
         self._tasks = [
             asyncio.create_task(self._write_forever(), name="hub-writer"),
             asyncio.create_task(self._read_forever(), name="hub-reader"),
@@ -378,7 +386,10 @@ class RedisHub:
         failures = 0
         wake = self.keys.wake(self.instance_id)
         while True:
-            streams: dict[Any, Any] = {self.keys.control: self._control_cursor, wake: "$"}
+            streams: dict[Any, Any] = {
+                self.keys.control: self._control_cursor,
+                wake: self._wake_cursor,
+            }
             for session_id, channel in self._channels.items():
                 if channel.cursor is not None:
                     streams[self.keys.live(session_id)] = f"{channel.cursor}-0"
@@ -394,7 +405,9 @@ class RedisHub:
             for key, entries in cast("list[tuple[str, Entries]]", reply or []):
                 if key == self.keys.control:
                     self._on_control_entries(entries)
-                elif key != wake:
+                elif key == wake:
+                    self._wake_cursor = entries[-1][0]
+                else:
                     self._deliver(key, entries)
 
     def _deliver(self, key: str, entries: Entries) -> None:
