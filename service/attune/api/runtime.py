@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from attune.api.audiences import audience_roles, delivery
+from attune.api.commits import GroupCommit
 from attune.api.ownership import LocalOwnership, Ownership
 from attune.api.stream import SessionStream, live_order
 from attune.errors import ConflictError, OwnedElsewhereError
@@ -31,6 +32,7 @@ from attune.protocol.live import LiveMessage, ParticipantInfo, SessionInfo
 from attune.store import (
     MarkerRow,
     ParticipantRow,
+    PendingRecord,
     RecordedInput,
     RecordOutcome,
     SessionInput,
@@ -95,8 +97,12 @@ class SessionRuntimes:
     ownership: Ownership = field(default_factory=LocalOwnership)
     peers: Peers | None = None
     monotonic: Callable[[], float] = time.monotonic
+    commits: GroupCommit = field(init=False)
     _runtimes: dict[str, SessionRuntime] = field(default_factory=dict)
     _loading: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.commits = GroupCommit(self.store.recording)
 
     async def get(self, session_id: str) -> SessionRuntime:
         """The session's runtime; NotFoundError if there is no such session,
@@ -187,15 +193,11 @@ class SessionRuntimes:
             self._still_owned(runtime)
             late = runtime.stream.is_late(participant.id, message.seq)
             input_no = runtime.next_input_no
+            pending = PendingRecord(
+                participant.session_id, participant.id, message, input_no, not late, now_s
+            )
             try:
-                outcome = await self.store.recording.record(
-                    participant.session_id,
-                    participant.id,
-                    message,
-                    input_no=input_no,
-                    live=not late,
-                    now_s=now_s,
-                )
+                outcome = await self.commits.record(pending)
             except ConflictError:
                 # Another instance recorded this input number: our runtime is stale.
                 self.drop(participant.session_id)

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from attune.cli.bench import latency
+from attune.cli.bench import latency, load
 
 if TYPE_CHECKING:
     from types import ModuleType
 
     from attune.cli.common import Subcommands
 
-BENCHMARKS: tuple[ModuleType, ...] = (latency,)
+BENCHMARKS: tuple[ModuleType, ...] = (latency, load)
 
 
 def register(commands: Subcommands) -> None:
