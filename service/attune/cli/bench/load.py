@@ -74,7 +74,10 @@ def register(commands: Subcommands) -> None:
     parser.add_argument("--budget-s", type=float, default=900.0, help="search time budget")
     parser.add_argument("--dashboards", type=int, default=10)
     parser.add_argument("--duration-s", type=float, default=20.0, help="measured, per step")
-    parser.add_argument("--ramp-s", type=float, default=8.0, help="connect and settle first")
+    parser.add_argument("--ramp-s", type=float, default=10.0, help="time to connect everyone")
+    parser.add_argument(
+        "--settle-s", type=float, default=10.0, help="after the last connection, before measuring"
+    )
     parser.add_argument("--generators", type=int, default=1, help="load generator processes")
     parser.add_argument("--instances", type=int, choices=(1, 2), default=1)
     parser.add_argument(
@@ -327,8 +330,9 @@ async def _measure(
     for generator in generators:
         line = await asyncio.wait_for(_hear(generator), STARTUP_TIMEOUT_S + args.ramp_s)
         connected += int(line.split()[1])
-    # Everyone is connected: measure from a common window, after a moment to settle.
-    start_s = time.time() + 2.0
+    # Everyone is connected: measure from a common window, once the connection storm (a
+    # hello rebuilds its session's runtime) has been worked off.
+    start_s = time.time() + args.settle_s
     for generator in generators:
         await _tell(generator, f"{start_s!r} {start_s + args.duration_s!r}")
     await asyncio.sleep(max(0.0, start_s - time.time()))
