@@ -7,6 +7,7 @@
     ├── ForbiddenError            a valid credential that does not allow this (role or scope)
     ├── NotFoundError           a session, participant or client that does not exist
     ├── ConflictError           a request that clashes with stored state (a taken name)
+    │   └── OwnedElsewhereError   another service instance computes this session (its lease)
     ├── ConfigError             settings that cannot work
     ├── DataError               input data that cannot be used (an RR file, a stored baseline)
     └── CollectorError          a strap or adapter problem, with advice for the user
@@ -54,6 +55,11 @@ class NotFoundError(AttuneError):
 
 class ConflictError(AttuneError):
     """A request that clashes with what is stored (a taken name, a reused seq)."""
+
+
+class OwnedElsewhereError(ConflictError):
+    """Another service instance holds this session's lease (scale-out): a collector should
+    reconnect, through the load balancer, until it reaches the owner."""
 
 
 class ConfigError(AttuneError):

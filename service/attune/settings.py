@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 from pathlib import Path
 
 from pydantic import Field, SecretStr
@@ -61,6 +62,15 @@ class Settings(BaseSettings):
     # Collector data stamped later than this after a session's end is refused: a strap left
     # running must not keep recording (data from before the end is still taken).
     session_end_grace_s: float = Field(default=60.0, ge=0)
+    # Scale-out (docs/deployment.md): with a Redis URL, live fan-out goes through Redis
+    # Streams and each session is computed by the instance holding its lease.
+    redis_url: str | None = None
+    redis_prefix: str = "attune:"
+    instance_id: str | None = None  # default: host, process id and a random suffix
+    lease_ttl_s: float = Field(default=10.0, ge=1.0)
+    # An owner gives a session back after this long without input (or a marker).
+    lease_idle_s: float = Field(default=60.0, ge=1.0)
+    live_stream_ttl_s: float = Field(default=3600.0, ge=60.0)
 
     def resolved_secret_key(self) -> str:
         """The configured key, or one kept in ``data_dir/secret.key`` so links survive restarts."""
@@ -72,6 +82,10 @@ class Settings(BaseSettings):
             path.touch(mode=0o600)
             path.write_text(secrets.token_urlsafe(32))
         return path.read_text().strip()
+
+    def resolved_instance_id(self) -> str:
+        """This process's name in leases: unique per process, so a restart is a new owner."""
+        return self.instance_id or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
     def resolved_database_url(self) -> str:
         """The configured URL, or the embedded SQLite database under the data directory."""

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from attune.hub.memory import EndReason, LiveItem, MemoryHub, SubscriptionEnded
+from attune.hub import EndReason, LiveItem, MemoryHub, SubscriptionEnded
 
 THERAPIST = frozenset({"therapist"})
 EVERYONE = frozenset({"therapist", "client"})
@@ -23,9 +23,9 @@ async def drain(subscription, n: int) -> list[int]:
 
 async def test_subscribers_get_only_their_audience() -> None:
     hub = MemoryHub()
-    therapist = hub.subscribe("s", "therapist", None)
-    client = hub.subscribe("s", "client", None)
-    reviewer = hub.subscribe("s", "reviewer", None)
+    therapist = await hub.subscribe("s", "therapist", None)
+    client = await hub.subscribe("s", "client", None)
+    reviewer = await hub.subscribe("s", "reviewer", None)
     hub.publish("s", item(1, THERAPIST))
     hub.publish("s", item(2))
     assert await drain(therapist, 2) == [1, 2]
@@ -37,7 +37,7 @@ async def test_resume_replays_buffered_messages_after_the_seq() -> None:
     hub = MemoryHub(buffer_messages=100)
     for seq in range(1, 11):
         hub.publish("s", item(seq))
-    subscription = hub.subscribe("s", "therapist", after_seq=7)
+    subscription = await hub.subscribe("s", "therapist", after_seq=7)
     hub.publish("s", item(11))
     assert await drain(subscription, 4) == [8, 9, 10, 11]
 
@@ -46,7 +46,7 @@ async def test_a_resumed_backlog_larger_than_the_queue_arrives_whole() -> None:
     hub = MemoryHub(buffer_messages=100, queue_messages=10)
     for seq in range(1, 51):
         hub.publish("s", item(seq))
-    subscription = hub.subscribe("s", "therapist", after_seq=0)
+    subscription = await hub.subscribe("s", "therapist", after_seq=0)
     assert await drain(subscription, 50) == list(range(1, 51))
     assert subscription.dropped == 0
 
@@ -55,13 +55,13 @@ async def test_restore_refills_the_resume_buffer() -> None:
     hub = MemoryHub()
     hub.publish("s", item(1))
     hub.restore("s", [item(5), item(6)])
-    assert await drain(hub.subscribe("s", "therapist", after_seq=5), 1) == [6]
+    assert await drain(await hub.subscribe("s", "therapist", after_seq=5), 1) == [6]
 
 
 async def test_a_stalled_subscriber_loses_its_oldest_droppable_messages_only() -> None:
     hub = MemoryHub(queue_messages=10)
-    stalled = hub.subscribe("s", "therapist", None)
-    reader = hub.subscribe("s", "therapist", None)
+    stalled = await hub.subscribe("s", "therapist", None)
+    reader = await hub.subscribe("s", "therapist", None)
     for seq in range(1, 101):
         # Every 10th message is a state change, which must not be dropped.
         hub.publish("s", item(seq, droppable=seq % 10 != 0))
@@ -75,30 +75,30 @@ async def test_a_stalled_subscriber_loses_its_oldest_droppable_messages_only() -
 
 async def test_a_subscriber_full_of_state_changes_is_ended_not_silently_thinned() -> None:
     hub = MemoryHub(queue_messages=10)
-    stalled = hub.subscribe("s", "therapist", None)
+    stalled = await hub.subscribe("s", "therapist", None)
     for seq in range(1, 12):
         hub.publish("s", item(seq, droppable=False))
     assert stalled.ended is EndReason.OVERFLOW
     with pytest.raises(SubscriptionEnded) as ended:
         await stalled.get()
     assert ended.value.reason is EndReason.OVERFLOW
-    assert await drain(hub.subscribe("s", "therapist", after_seq=0), 11) == list(range(1, 12))
+    assert await drain(await hub.subscribe("s", "therapist", after_seq=0), 11) == list(range(1, 12))
 
 
 async def test_closing_a_session_ends_its_subscriptions_and_forgets_it() -> None:
     hub = MemoryHub()
-    subscription = hub.subscribe("s", "therapist", None)
+    subscription = await hub.subscribe("s", "therapist", None)
     hub.publish("s", item(1))
     hub.close("s")
     with pytest.raises(SubscriptionEnded) as ended:
         await subscription.get()
     assert ended.value.reason is EndReason.CLOSED
-    assert hub.subscribe("s", "therapist", after_seq=0).pending == 0
+    assert (await hub.subscribe("s", "therapist", after_seq=0)).pending == 0
 
 
 async def test_sessions_are_separate() -> None:
     hub = MemoryHub()
-    a = hub.subscribe("a", "therapist", None)
+    a = await hub.subscribe("a", "therapist", None)
     hub.publish("b", item(1))
     hub.publish("a", item(2))
     assert await drain(a, 1) == [2]

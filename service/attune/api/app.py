@@ -16,10 +16,12 @@ from starlette.types import Receive, Scope, Send
 
 from attune import __version__
 from attune.api import errors, ingest, live, openapi, replay
+from attune.api.cluster import RedisCluster
 from attune.api.deps import Clock, Services
 from attune.api.passwords import Passwords
 from attune.api.routes import ROUTERS
 from attune.api.runtime import SessionRuntimes
+from attune.api.sockets import Viewers
 from attune.api.tokens import Tokens
 from attune.hub.memory import MemoryHub
 from attune.settings import Settings
@@ -56,19 +58,29 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = await Store.open(settings.resolved_database_url(), schema=settings.database_schema)
-        hub = MemoryHub(settings.live_buffer_messages, settings.subscriber_queue_messages)
+        viewers = Viewers()
+        cluster = None
+        if settings.redis_url:  # scale-out: Redis Streams fan-out and session leases
+            cluster = await RedisCluster.start(settings, store, viewers)
+            runtimes = cluster.runtimes
+        else:
+            hub = MemoryHub(settings.live_buffer_messages, settings.subscriber_queue_messages)
+            runtimes = SessionRuntimes(store, hub)
         app.state.services = Services(
             settings=settings,
             store=store,
-            hub=hub,
-            runtimes=SessionRuntimes(store, hub),
+            hub=runtimes.hub,
+            runtimes=runtimes,
             tokens=Tokens(settings.resolved_secret_key()),
             passwords=passwords or Passwords(),
             clock=clock,
+            viewers=viewers,
         )
         try:
             yield
         finally:
+            if cluster is not None:
+                await cluster.stop()
             await store.close()
 
     app = FastAPI(title="Attune", version=__version__, description=DESCRIPTION, lifespan=lifespan)

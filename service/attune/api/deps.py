@@ -13,7 +13,7 @@ from attune.api.passwords import Passwords
 from attune.api.runtime import SessionRuntimes
 from attune.api.sockets import Viewers
 from attune.api.tokens import Tokens
-from attune.hub.memory import MemoryHub
+from attune.hub import Hub
 from attune.settings import Settings
 from attune.store import Store
 
@@ -24,7 +24,7 @@ Clock = Callable[[], float]
 class Services:
     settings: Settings
     store: Store
-    hub: MemoryHub
+    hub: Hub
     runtimes: SessionRuntimes
     tokens: Tokens
     passwords: Passwords

@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from attune.api import sockets
 from attune.api.deps import Services, services
-from attune.errors import ConflictError, NotFoundError, ProtocolError
+from attune.errors import ConflictError, NotFoundError, OwnedElsewhereError, ProtocolError
 from attune.protocol.ingest import (
     MAX_MESSAGE_BYTES,
     Ack,
@@ -62,6 +62,9 @@ async def ingest(websocket: WebSocket) -> None:
         log.info("ingest_disconnected", participant=participant.id)
     except NotFoundError as exc:
         await sockets.close(websocket, sockets.GONE, str(exc))
+    except OwnedElsewhereError as exc:
+        log.info("ingest_misdirected", participant=participant.id, reason=str(exc))
+        await sockets.close(websocket, sockets.MISDIRECTED, f"{exc}; reconnect")
     except SQLAlchemyError:
         log.exception("ingest_storage_failed", participant=participant.id)
         await sockets.close(websocket, sockets.INTERNAL_ERROR, "storage failed; send again")

@@ -18,7 +18,7 @@ from attune.api import sockets
 from attune.api.auth import ViewRole
 from attune.api.deps import services
 from attune.api.viewer import open_viewer
-from attune.hub.memory import EndReason, Subscription, SubscriptionEnded
+from attune.hub import EndReason, Subscription, SubscriptionEnded
 
 router = APIRouter()
 log = structlog.get_logger(__name__)
@@ -38,11 +38,12 @@ async def live(websocket: WebSocket, session_id: str) -> None:
     access, auth = opened
     svc = services(websocket)
     role = access.principal.role
-    runtime = await svc.runtimes.get(session_id)
-    await websocket.send_text(runtime.session_info(svc.clock(), role).model_dump_json())
-    subscription = svc.hub.subscribe(session_id, role, auth.after_seq)
+    info, subscription = await svc.runtimes.watch(
+        access.session, role, auth.after_seq, now_s=svc.clock()
+    )
     svc.viewers.add(session_id, access.principal.actor, websocket)
     try:
+        await websocket.send_text(info.model_dump_json())
         await _pump(websocket, subscription)
     finally:
         svc.viewers.remove(session_id, websocket)

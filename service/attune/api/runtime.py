@@ -6,22 +6,33 @@ order the live stream consumed. A runtime is rebuilt after a restart by feeding 
 back in that order (in a worker thread, off the event loop); the stream is deterministic, so
 its state and live ``seq`` come back exactly, and the hub's resume buffer is refilled with the
 same messages, so browsers resume across a restart as if nothing happened.
+
+With several instances (scale-out), only the holder of a session's lease (``Ownership``)
+keeps its runtime; the rebuild is then also how an instance takes a session over from one
+that died. Requests that reach another instance are passed on (``Peers``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from attune.api.audiences import audience_roles, delivery
+from attune.api.commits import GroupCommit
+from attune.api.ownership import LocalOwnership, Ownership
 from attune.api.stream import SessionStream, live_order
-from attune.hub.memory import LiveItem, MemoryHub
+from attune.errors import ConflictError, OwnedElsewhereError
+from attune.hub import Hub, LiveItem, Subscription
 from attune.protocol.ingest import SeqMessage
 from attune.protocol.live import LiveMessage, ParticipantInfo, SessionInfo
 from attune.store import (
     MarkerRow,
     ParticipantRow,
+    PendingRecord,
     RecordedInput,
     RecordOutcome,
     SessionInput,
@@ -39,19 +50,7 @@ class SessionRuntime:
     stream: SessionStream
     next_input_no: int = 1
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    def session_info(self, now_s: float, role: str) -> SessionInfo:
-        """The ``session`` message for a viewer; the client view learns only of the client."""
-        shown = [p for p in self.participants.values() if role == "therapist" or p.role == "client"]
-        return SessionInfo(
-            seq=self.stream.live_seq,
-            t_s=now_s - self.session.origin_s,
-            session_id=self.session.id,
-            title=self.session.title,
-            participants=[
-                ParticipantInfo(id=p.id, role=p.role, name=p.display_name) for p in shown
-            ],
-        )
+    used_s: float = 0.0  # monotonic time of the last use (scale-out: idle leases go back)
 
     def item(self, message: LiveMessage) -> LiveItem:
         return LiveItem(
@@ -62,31 +61,99 @@ class SessionRuntime:
         )
 
 
+def session_info(
+    session: SessionRow, participants: list[ParticipantRow], *, seq: int, now_s: float, role: str
+) -> SessionInfo:
+    """The ``session`` message for a viewer; the client view learns only of the client."""
+    shown = [p for p in participants if role == "therapist" or p.role == "client"]
+    return SessionInfo(
+        seq=seq,
+        t_s=now_s - session.origin_s,
+        session_id=session.id,
+        title=session.title,
+        participants=[ParticipantInfo(id=p.id, role=p.role, name=p.display_name) for p in shown],
+    )
+
+
+class Peers(Protocol):
+    """The other service instances (scale-out; attune.api.cluster)."""
+
+    def tell(self, message: dict[str, str]) -> None:
+        """Tell every instance (``op`` and ``session``): ``refresh``."""
+
+    async def add_marker(
+        self, session_id: str, *, t_s: float, text: str, author_id: str | None, now_s: float
+    ) -> MarkerRow:
+        """Have the instance that computes the session add the marker."""
+        ...
+
+
 @dataclass(slots=True)
 class SessionRuntimes:
     """Creates runtimes on demand (rebuilding them from the recording) and feeds them."""
 
     store: Store
-    hub: MemoryHub
+    hub: Hub
+    ownership: Ownership = field(default_factory=LocalOwnership)
+    peers: Peers | None = None
+    monotonic: Callable[[], float] = time.monotonic
+    commits: GroupCommit = field(init=False)
     _runtimes: dict[str, SessionRuntime] = field(default_factory=dict)
     _loading: dict[str, asyncio.Lock] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.commits = GroupCommit(self.store.recording)
+
     async def get(self, session_id: str) -> SessionRuntime:
-        """The session's runtime; NotFoundError if there is no such session."""
+        """The session's runtime; NotFoundError if there is no such session,
+        OwnedElsewhereError if another instance computes it."""
         runtime = self._runtimes.get(session_id)
-        if runtime is not None:
-            return runtime
-        async with self._loading.setdefault(session_id, asyncio.Lock()):
-            runtime = self._runtimes.get(session_id)
-            if runtime is None:
-                runtime = await self._rebuild(session_id)
-                self._runtimes[session_id] = runtime
-        self._loading.pop(session_id, None)
+        if runtime is None or not self.ownership.owns(session_id):
+            async with self._loading.setdefault(session_id, asyncio.Lock()):
+                runtime = await self._load(session_id)
+            self._loading.pop(session_id, None)
+        runtime.used_s = self.monotonic()
         return runtime
+
+    async def _load(self, session_id: str) -> SessionRuntime:
+        await self.ownership.acquire(session_id)
+        runtime = self._runtimes.get(session_id)
+        if runtime is None:
+            try:
+                runtime = await self._rebuild(session_id)
+            except BaseException:
+                await self.ownership.release(session_id)
+                raise
+            self._runtimes[session_id] = runtime
+        return runtime
+
+    async def watch(
+        self, session: SessionRow, role: str, after_seq: int | None, *, now_s: float
+    ) -> tuple[SessionInfo, Subscription]:
+        """Subscribe a viewer; returns its ``session`` message and its subscription. Where
+        this instance computes the session (always, with one process) its runtime is loaded
+        first, which refills the resume buffer after a restart."""
+        runtime = await self.get(session.id) if self.ownership.owns(session.id) else None
+        subscription = await self.hub.subscribe(session.id, role, after_seq)
+        if runtime is not None:
+            session, participants = runtime.session, list(runtime.participants.values())
+        else:
+            participants = await self.store.sessions.participants(session.id)
+        info = session_info(
+            session, participants, seq=subscription.head_seq, now_s=now_s, role=role
+        )
+        return info, subscription
 
     async def refresh(self, session_id: str) -> None:
         """Reload the session row and participants of a loaded runtime (after a start, stop
-        or new participant); one not loaded yet will read them when it is."""
+        or new participant), here and on the instance that computes it; one not loaded yet
+        will read them when it is."""
+        await self.reload(session_id)
+        if self.peers is not None:
+            self.peers.tell({"op": "refresh", "session": session_id})
+
+    async def reload(self, session_id: str) -> None:
+        """``refresh`` on this instance only."""
         runtime = self._runtimes.get(session_id)
         if runtime is not None:
             runtime.session = await self.store.sessions.get(session_id)
@@ -95,8 +162,27 @@ class SessionRuntimes:
 
     def forget(self, session_id: str) -> None:
         """Drop a deleted session's state and end its viewers' subscriptions."""
-        self._runtimes.pop(session_id, None)
+        self.drop(session_id)
         self.hub.close(session_id)
+
+    def drop(self, session_id: str) -> None:
+        """Drop a runtime this instance no longer computes (its lease was lost or the
+        session erased); the next use rebuilds it from the recording."""
+        self._runtimes.pop(session_id, None)
+
+    async def release_idle(self, idle_s: float) -> list[str]:
+        """Give up the sessions unused for ``idle_s`` (scale-out: another instance may take
+        them at once); returns their ids."""
+        released = []
+        for session_id, runtime in list(self._runtimes.items()):
+            if self.monotonic() - runtime.used_s < idle_s or runtime.lock.locked():
+                continue
+            async with runtime.lock:
+                if self._runtimes.get(session_id) is runtime:
+                    del self._runtimes[session_id]
+                    await self.ownership.release(session_id)
+                    released.append(session_id)
+        return released
 
     async def ingest(
         self, participant: ParticipantRow, message: SeqMessage, *, now_s: float
@@ -104,28 +190,45 @@ class SessionRuntimes:
         """Commit one collector message, then (unless it is late) feed and publish it."""
         runtime = await self.get(participant.session_id)
         async with runtime.lock:
+            self._still_owned(runtime)
             late = runtime.stream.is_late(participant.id, message.seq)
             input_no = runtime.next_input_no
-            outcome = await self.store.recording.record(
-                participant.session_id,
-                participant.id,
-                message,
-                input_no=input_no,
-                live=not late,
-                now_s=now_s,
+            pending = PendingRecord(
+                participant.session_id, participant.id, message, input_no, not late, now_s
             )
+            try:
+                outcome = await self.commits.record(pending)
+            except ConflictError:
+                # Another instance recorded this input number: our runtime is stale.
+                self.drop(participant.session_id)
+                raise
             if outcome is RecordOutcome.NEW:
                 runtime.next_input_no += 1
                 if not late:
                     self._publish(runtime, RecordedInput(input_no, participant.id, True, message))
         return outcome
 
+    def _still_owned(self, runtime: SessionRuntime) -> None:
+        """Under the runtime's lock: the lease may have gone while we waited for it."""
+        session_id = runtime.session.id
+        if self._runtimes.get(session_id) is not runtime or not self.ownership.owns(session_id):
+            raise OwnedElsewhereError(f"session {session_id} moved to another instance")
+
     async def add_marker(
         self, session_id: str, *, t_s: float, text: str, author_id: str | None, now_s: float
     ) -> MarkerRow:
-        """Commit a marker as the session's next input and publish it."""
-        runtime = await self.get(session_id)
+        """Commit a marker as the session's next input and publish it (on the instance
+        that computes the session)."""
+        try:
+            runtime = await self.get(session_id)
+        except OwnedElsewhereError:
+            if self.peers is None:
+                raise
+            return await self.peers.add_marker(
+                session_id, t_s=t_s, text=text, author_id=author_id, now_s=now_s
+            )
         async with runtime.lock:
+            self._still_owned(runtime)
             marker = await self.store.recording.add_marker(
                 session_id,
                 input_no=runtime.next_input_no,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fastapi import WebSocket, WebSocketDisconnect
@@ -20,6 +21,7 @@ TRY_AGAIN_LATER = 1013
 REPLACED = 4409  # a newer connection for the same participant took over
 GONE = 4404  # the session or participant was deleted
 REVOKED = 4403  # the link this viewer used was revoked
+MISDIRECTED = 4421  # scale-out: another instance computes this session; reconnect (HTTP 421)
 CLOSE_TIMEOUT_S = 2.0
 
 
@@ -53,9 +55,11 @@ async def receive_frame(websocket: WebSocket) -> str | bytes:
 @dataclass(slots=True)
 class Viewers:
     """Open live and replay sockets by session and actor, so revoking a link or erasing a
-    client closes the sockets that rely on it at once."""
+    client closes the sockets that rely on it at once. With several instances, ``relay``
+    passes each close on to the others (attune.api.cluster)."""
 
     _by_session: dict[str, dict[WebSocket, str]] = field(default_factory=dict)
+    relay: Callable[[str, int, str, str | None], None] | None = None
 
     def add(self, session_id: str, actor: str, websocket: WebSocket) -> None:
         self._by_session.setdefault(session_id, {})[websocket] = actor
@@ -67,9 +71,18 @@ class Viewers:
             self._by_session.pop(session_id, None)
 
     async def close(
-        self, session_id: str, code: int, reason: str, *, actor: str | None = None
+        self,
+        session_id: str,
+        code: int,
+        reason: str,
+        *,
+        actor: str | None = None,
+        relay: bool = True,
     ) -> None:
-        """Close the session's viewer sockets (only ``actor``'s when given)."""
+        """Close the session's viewer sockets (only ``actor``'s when given), on every
+        instance unless ``relay`` is False."""
+        if relay and self.relay is not None:
+            self.relay(session_id, code, reason, actor)
         for websocket, owner in list(self._by_session.get(session_id, {}).items()):
             if actor is None or owner == actor:
                 await close(websocket, code, reason)

@@ -17,6 +17,7 @@ from attune.store.database import open_database
 from attune.store.events import CueShownRow, PacerChangeRow, SessionEvents
 from attune.store.recording import (
     MarkerRow,
+    PendingRecord,
     RecordedInput,
     Recording,
     RecordOutcome,
@@ -66,6 +67,7 @@ __all__ = [
     "MarkerRow",
     "PacerChangeRow",
     "ParticipantRow",
+    "PendingRecord",
     "RecordOutcome",
     "RecordedInput",
     "Role",

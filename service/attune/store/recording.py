@@ -96,6 +96,69 @@ def complete_order(inputs: Iterable[RecordedInput]) -> list[RecordedInput]:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingRecord:
+    """One collector message waiting to be committed (``Recording.record_many``)."""
+
+    session_id: str
+    participant_id: str
+    message: SeqMessage
+    input_no: int
+    live: bool
+    now_s: float
+
+
+def _log_row(item: PendingRecord) -> dict[str, Any]:
+    return {
+        "participant_id": item.participant_id,
+        "seq": item.message.seq,
+        "kind": item.message.type,
+        "committed_at_s": item.now_s,
+        "session_id": item.session_id,
+        "input_no": item.input_no,
+        "live": item.live,
+        "body_sha256": message_digest(item.message),
+    }
+
+
+def _body_rows(items: list[PendingRecord]) -> dict[Table, list[dict[str, Any]]]:
+    """The rows holding the messages' bodies, by table."""
+    rows: dict[Table, list[dict[str, Any]]] = defaultdict(list)
+    for item in items:
+        message, participant_id = item.message, item.participant_id
+        if isinstance(message, Batch):
+            rows[schema.notifications] += [
+                {
+                    "participant_id": participant_id,
+                    "seq": message.seq,
+                    "idx": idx,
+                    "received_at_s": n.received_at_s,
+                    "payload": n.payload,
+                }
+                for idx, n in enumerate(message.notifications)
+            ]
+        elif isinstance(message, Link):
+            rows[schema.link_events].append(
+                {
+                    "participant_id": participant_id,
+                    "seq": message.seq,
+                    "at_s": message.at_s,
+                    "state": message.state.value,
+                    "reason": message.reason,
+                }
+            )
+        else:
+            rows[schema.battery_readings].append(
+                {
+                    "participant_id": participant_id,
+                    "seq": message.seq,
+                    "at_s": message.at_s,
+                    "level_pct": message.level_pct,
+                }
+            )
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
 class Recording:
     engine: AsyncEngine
 
@@ -110,25 +173,44 @@ class Recording:
         now_s: float,
     ) -> RecordOutcome:
         """Commit one collector message exactly once, keyed by (participant, seq)."""
-        digest = message_digest(message)
+        item = PendingRecord(session_id, participant_id, message, input_no, live, now_s)
         try:
             async with self.engine.begin() as conn:
-                await conn.execute(
-                    insert(schema.ingest_log).values(
-                        participant_id=participant_id,
-                        seq=message.seq,
-                        kind=message.type,
-                        committed_at_s=now_s,
-                        session_id=session_id,
-                        input_no=input_no,
-                        live=live,
-                        body_sha256=digest,
-                    )
-                )
-                await _insert_body(conn, participant_id, message)
+                await conn.execute(insert(schema.ingest_log).values(_log_row(item)))
+                for table, rows in _body_rows([item]).items():
+                    await conn.execute(insert(table), rows)
         except IntegrityError as exc:
+            digest = message_digest(message)
             return await self._explain_conflict(participant_id, message.seq, digest, exc)
         return RecordOutcome.NEW
+
+    async def record_many(self, items: list[PendingRecord]) -> list[RecordOutcome | Exception]:
+        """Commit several collector messages (of any sessions) in one transaction: one
+        durable commit instead of one each. If any of them clashes with what is stored, each
+        is committed on its own instead, so every one gets its own outcome (or error)."""
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(insert(schema.ingest_log), [_log_row(i) for i in items])
+                for table, rows in _body_rows(items).items():
+                    await conn.execute(insert(table), rows)
+        except IntegrityError:
+            outcomes: list[RecordOutcome | Exception] = []
+            for item in items:
+                try:
+                    outcomes.append(
+                        await self.record(
+                            item.session_id,
+                            item.participant_id,
+                            item.message,
+                            input_no=item.input_no,
+                            live=item.live,
+                            now_s=item.now_s,
+                        )
+                    )
+                except (ConflictError, NotFoundError) as exc:
+                    outcomes.append(exc)
+            return outcomes
+        return [RecordOutcome.NEW] * len(items)
 
     async def _explain_conflict(
         self, participant_id: str, seq: int, digest: str, exc: IntegrityError
@@ -278,42 +360,6 @@ async def _bodies(
 
 def _link(row: Row[Any]) -> Link:
     return Link(v=1, type="link", seq=row.seq, at_s=row.at_s, state=row.state, reason=row.reason)
-
-
-async def _insert_body(conn: AsyncConnection, participant_id: str, message: SeqMessage) -> None:
-    if isinstance(message, Batch):
-        await conn.execute(
-            insert(schema.notifications),
-            [
-                {
-                    "participant_id": participant_id,
-                    "seq": message.seq,
-                    "idx": idx,
-                    "received_at_s": n.received_at_s,
-                    "payload": n.payload,
-                }
-                for idx, n in enumerate(message.notifications)
-            ],
-        )
-    elif isinstance(message, Link):
-        await conn.execute(
-            insert(schema.link_events).values(
-                participant_id=participant_id,
-                seq=message.seq,
-                at_s=message.at_s,
-                state=message.state.value,
-                reason=message.reason,
-            )
-        )
-    else:
-        await conn.execute(
-            insert(schema.battery_readings).values(
-                participant_id=participant_id,
-                seq=message.seq,
-                at_s=message.at_s,
-                level_pct=message.level_pct,
-            )
-        )
 
 
 _MARKER = tuple(

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from attune.cli.bench import cue_flicker, engine, faults, latency, synchrony
+from attune.cli.bench import cue_flicker, engine, faults, latency, load, synchrony
 
 if TYPE_CHECKING:
     from types import ModuleType
 
     from attune.cli.common import Subcommands
 
-BENCHMARKS: tuple[ModuleType, ...] = (engine, latency, faults, synchrony, cue_flicker)
+BENCHMARKS: tuple[ModuleType, ...] = (engine, latency, load, faults, synchrony, cue_flicker)
 
 
 def register(commands: Subcommands) -> None:

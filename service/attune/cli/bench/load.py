@@ -1,0 +1,605 @@
+"""``attune bench load``: how many straps one service process holds.
+
+N simulated collectors (one websocket each, one Heart Rate Measurement notification a
+second, real 0x2A37 payloads from ``attune.sim``) and M therapist dashboards (``/live``)
+run against real ``attune serve`` subprocesses. The load comes from separate generator
+processes (``python -m attune.cli.bench.load``), so the measuring process is not the one
+being measured and the generators' own CPU is reported beside the service's.
+
+Per step (a fresh database, fresh servers), after a ramp: throughput (acknowledged
+notifications a second), ack latency (send to ``ack``, i.e. the commit), ingest-to-dashboard
+latency (a notification's arrival stamp to the first beat from it reaching a dashboard) p50
+and p99, the service's CPU (share of one core, from /proc) and memory, per strap. Without
+``--straps`` it searches: doubling N until a step fails, then bisecting, within a time
+budget. A step *holds* when p99 < 100 ms, at least 99 % of what was sent in the window was
+acknowledged, nothing was refused, and the generators kept their schedule (otherwise the
+figure would measure them).
+
+``--instances 2`` runs two service processes on PostgreSQL with Redis Streams: each
+session's collectors connect to one instance, its dashboards to the other, so every live
+message crosses Redis. N is then the total over both processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import numpy as np
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from attune.api.auth import COOKIE_NAME
+from attune.api.passwords import Passwords
+from attune.cli.bench.latency import PASSWORD, USERNAME, _free_port, _latencies, _Strap
+from attune.cli.common import say
+from attune.sensor.hrm import parse_hrm
+from attune.sim import CLIENT_PROFILE, THERAPIST_PROFILE, StrapPacketizer, resting_beats
+from attune.store import Store
+
+if TYPE_CHECKING:
+    from attune.cli.common import Subcommands
+
+P99_LIMIT_MS = 100.0
+ACKED_MIN = 0.99
+LAG_LIMIT_MS = 50.0  # a generator later than this (p99) is the bottleneck, not the service
+PAYLOAD_POOL = 48  # distinct simulated straps whose notifications the straps replay
+STARTUP_TIMEOUT_S = 120.0
+PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def register(commands: Subcommands) -> None:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "load",
+        help="straps per process at p99 < 100 ms (throughput, latency, CPU, memory)",
+        description=__doc__,
+    )
+    parser.add_argument("--straps", type=int, default=None, help="one step of N (no search)")
+    parser.add_argument("--start", type=int, default=250, help="first N of the search")
+    parser.add_argument("--max-straps", type=int, default=8000)
+    parser.add_argument("--budget-s", type=float, default=900.0, help="search time budget")
+    parser.add_argument("--dashboards", type=int, default=10)
+    parser.add_argument("--duration-s", type=float, default=20.0, help="measured, per step")
+    parser.add_argument("--ramp-s", type=float, default=10.0, help="time to connect everyone")
+    parser.add_argument(
+        "--settle-s", type=float, default=10.0, help="after the last connection, before measuring"
+    )
+    parser.add_argument("--generators", type=int, default=1, help="load generator processes")
+    parser.add_argument("--instances", type=int, choices=(1, 2), default=1)
+    parser.add_argument(
+        "--postgres-url", default=os.environ.get("ATTUNE_BENCH_POSTGRES_URL", PG_URL)
+    )
+    parser.add_argument("--redis-url", default=os.environ.get("ATTUNE_BENCH_REDIS_URL", REDIS_URL))
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.set_defaults(run=run)
+
+
+# Figures
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    straps: int
+    instances: int
+    dashboards: int
+    held: bool
+    why_not: str
+    sent: int
+    acked: int
+    refused: int
+    throughput_per_s: float
+    ack_p50_ms: float
+    ack_p99_ms: float
+    latency_samples: int
+    latency_p50_ms: float
+    latency_p99_ms: float
+    latency_max_ms: float
+    service_cpu_pct: float  # of one core, all instances together
+    service_rss_mib: float
+    cpu_ms_per_strap_s: float  # service CPU per strap per second of load
+    rss_kib_per_strap: float
+    generator_cpu_pct: float
+    generator_lag_p99_ms: float
+
+
+def run(args: argparse.Namespace) -> int:
+    steps = asyncio.run(_run(args))
+    best = max((s.straps for s in steps if s.held), default=0)
+    per_process = best / args.instances
+    if args.json:
+        document = {
+            "steps": [asdict(s) for s in steps],
+            "largest_held_straps": best,
+            "largest_held_straps_per_process": per_process,
+            "cpus": os.cpu_count(),
+        }
+        say(json.dumps(document, indent=2))
+        return 0
+    say(
+        f"attune bench load: {args.instances} instance(s), {args.dashboards} dashboards, "
+        f"{args.duration_s:.0f} s per step, {os.cpu_count()} CPUs shared by everything"
+    )
+    for s in steps:
+        verdict = "holds" if s.held else f"fails ({s.why_not})"
+        say(
+            f"  N={s.straps:<5} {verdict:<32} {s.throughput_per_s:7.0f}/s  "
+            f"e2e p50={s.latency_p50_ms:6.1f} p99={s.latency_p99_ms:7.1f} ms  "
+            f"ack p99={s.ack_p99_ms:6.1f} ms  service cpu={s.service_cpu_pct:5.1f}% "
+            f"rss={s.service_rss_mib:6.1f} MiB  ({s.cpu_ms_per_strap_s:.3f} ms cpu/strap/s, "
+            f"{s.rss_kib_per_strap:.1f} KiB/strap)  generator cpu={s.generator_cpu_pct:5.1f}% "
+            f"lag p99={s.generator_lag_p99_ms:.1f} ms"
+        )
+    say(f"  largest N held at p99 < {P99_LIMIT_MS:.0f} ms: {best} ({per_process:.0f} per process)")
+    return 0
+
+
+async def _run(args: argparse.Namespace) -> list[Step]:
+    if args.straps is not None:
+        return [await _step(args, args.straps)]
+    steps: list[Step] = []
+    deadline = time.monotonic() + args.budget_s
+    good, bad, n = 0, None, args.start
+    while n <= args.max_straps and time.monotonic() < deadline:
+        step = await _step(args, n)
+        steps.append(step)
+        if step.held:
+            good = n
+        else:
+            bad = n
+        if bad is None:
+            n *= 2
+            continue
+        if bad - good <= max(50, good // 10):
+            break
+        n = (good + bad) // 2 // 2 * 2
+    return steps
+
+
+# One step
+
+
+@dataclass(slots=True)
+class _Plan:
+    """Who connects where: straps (url, token, participant, pool index), dashboards
+    (url, session, its participants)."""
+
+    straps: list[tuple[str, str, str, int]] = field(default_factory=list)
+    dashboards: list[tuple[str, str, list[str]]] = field(default_factory=list)
+
+
+async def _step(args: argparse.Namespace, straps: int) -> Step:
+    sessions = max(1, straps // 2)
+    with tempfile.TemporaryDirectory(prefix="attune-load-") as tmp:
+        env, cleanup = await _backend(args, Path(tmp))
+        try:
+            provisioned = await _provision(env, sessions)
+            servers = [await _serve(env, Path(tmp) / f"i{i}") for i in range(args.instances)]
+            try:
+                return await _measure(args, servers, provisioned, straps)
+            finally:
+                for process, _ in servers:
+                    process.terminate()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(process.wait(), 20)
+        finally:
+            await cleanup()
+
+
+async def _backend(args: argparse.Namespace, tmp: Path) -> tuple[dict[str, str], Any]:
+    """Environment for the servers: SQLite alone, or PostgreSQL (fresh schema) with Redis
+    (fresh prefix) for two instances; and how to clean up after."""
+    env = {**os.environ, "ATTUNE_SECRET_KEY": "load-bench", "ATTUNE_DATA_DIR": str(tmp)}
+
+    async def nothing() -> None:
+        return None
+
+    if args.instances == 1:
+        env["ATTUNE_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp / 'attune.sqlite3'}"
+        return env, nothing
+    import asyncpg  # type: ignore[import-untyped]  # noqa: PLC0415 - scale-out only
+    from redis.asyncio import Redis  # noqa: PLC0415
+
+    schema = f"attune_load_{uuid.uuid4().hex[:10]}"
+    prefix = f"attune-load-{uuid.uuid4().hex[:10]}:"
+    env |= {
+        "ATTUNE_DATABASE_URL": args.postgres_url,
+        "ATTUNE_DATABASE_SCHEMA": schema,
+        "ATTUNE_REDIS_URL": args.redis_url,
+        "ATTUNE_REDIS_PREFIX": prefix,
+    }
+
+    async def cleanup() -> None:
+        connection = await asyncpg.connect(args.postgres_url.replace("+asyncpg", ""))
+        try:
+            await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await connection.close()
+        redis = Redis.from_url(args.redis_url)
+        keys = [k async for k in redis.scan_iter(match=f"{prefix}*", count=1000)]
+        if keys:
+            await redis.delete(*keys)
+        await redis.aclose()
+
+    return env, cleanup
+
+
+@dataclass(slots=True)
+class _Provisioned:
+    sessions: list[tuple[str, list[tuple[str, str]]]]  # session, [(participant, token)]
+
+
+async def _provision(env: dict[str, str], sessions: int) -> _Provisioned:
+    store = await Store.open(env["ATTUNE_DATABASE_URL"], schema=env.get("ATTUNE_DATABASE_SCHEMA"))
+    try:
+        now_s = time.time()
+        password_hash = await Passwords().hash_async(PASSWORD)
+        therapist = await store.accounts.add_therapist(
+            USERNAME, "Bench", password_hash, now_s=now_s
+        )
+        client = await store.clients.create(therapist.id, "C-LOAD", "Load", now_s=now_s)
+        out = []
+        for i in range(sessions):
+            session = await store.sessions.create(
+                f"load {i}", now_s=now_s, client_id=client.id, therapist_id=therapist.id
+            )
+            await store.sessions.start(session.id, now_s=now_s)
+            pairs = []
+            for role in ("therapist", "client"):
+                participant, token = await store.sessions.add_participant(session.id, role, role)
+                pairs.append((participant.id, token))
+            out.append((session.id, pairs))
+    finally:
+        await store.close()
+    return _Provisioned(out)
+
+
+async def _serve(env: dict[str, str], data_dir: Path) -> tuple[asyncio.subprocess.Process, str]:
+    port = _free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "attune", "--log-level", "warning", "serve", "--port", str(port)),
+        *("--data-dir", str(data_dir)),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    async with httpx.AsyncClient(base_url=base) as http:
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if (await http.get("/healthz")).is_success:
+                    return process, base
+            if time.monotonic() > deadline or process.returncode is not None:
+                raise RuntimeError("attune serve did not start")
+            await asyncio.sleep(0.1)
+
+
+async def _measure(
+    args: argparse.Namespace,
+    servers: list[tuple[asyncio.subprocess.Process, str]],
+    provisioned: _Provisioned,
+    straps: int,
+) -> Step:
+    bases = [base.replace("http", "ws", 1) for _, base in servers]
+    async with httpx.AsyncClient(base_url=servers[0][1]) as http:
+        login = await http.post(
+            "/api/auth/login", json={"username": USERNAME, "password": PASSWORD}
+        )
+        cookie = login.cookies[COOKIE_NAME]
+    plans = [_Plan() for _ in range(args.generators)]
+    n = 0
+    for index, (session_id, pairs) in enumerate(provisioned.sessions):
+        plan = plans[index % args.generators]
+        ingest_base, live_base = bases[index % len(bases)], bases[(index + 1) % len(bases)]
+        for participant_id, token in pairs[: straps - n]:
+            plan.straps.append((f"{ingest_base}/ingest", token, participant_id, n % PAYLOAD_POOL))
+            n += 1
+        if index < args.dashboards:
+            ids = [p for p, _ in pairs]
+            plan.dashboards.append((f"{live_base}/live/{session_id}", session_id, ids))
+    spec = {"cookie": cookie, "ramp_s": args.ramp_s, "drain_s": 3.0}
+    generators = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            *("-m", "attune.cli.bench.load"),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+            limit=1 << 26,
+        )
+        for _ in plans
+    ]
+    connected = 0
+    for generator, plan in zip(generators, plans, strict=True):
+        await _tell(generator, json.dumps({**spec, **asdict(plan)}))
+    for generator in generators:
+        line = await asyncio.wait_for(_hear(generator), STARTUP_TIMEOUT_S + args.ramp_s)
+        connected += int(line.split()[1])
+    # Everyone is connected: measure from a common window, once the connection storm (a
+    # hello rebuilds its session's runtime) has been worked off.
+    start_s = time.time() + args.settle_s
+    for generator in generators:
+        await _tell(generator, f"{start_s!r} {start_s + args.duration_s!r}")
+    await asyncio.sleep(max(0.0, start_s - time.time()))
+    pids = [process.pid for process, _ in servers]
+    cpu_before, wall_before = sum(_cpu_s(p) for p in pids), time.monotonic()
+    await asyncio.sleep(args.duration_s)
+    cpu_after, wall_after = sum(_cpu_s(p) for p in pids), time.monotonic()
+    rss_mib = sum(_rss_kib(p) for p in pids) / 1024
+    outputs = [await g.communicate() for g in generators]
+    results = [json.loads(out) for out, _ in outputs]
+    service_cpu = 100.0 * (cpu_after - cpu_before) / (wall_after - wall_before)
+    return _figures(args, straps, connected, results, cpu_pct=service_cpu, rss_mib=rss_mib)
+
+
+async def _tell(generator: asyncio.subprocess.Process, line: str) -> None:
+    if generator.stdin is None:
+        raise RuntimeError("generator without stdin")
+    generator.stdin.write(line.encode() + b"\n")
+    await generator.stdin.drain()
+
+
+async def _hear(generator: asyncio.subprocess.Process) -> str:
+    if generator.stdout is None:
+        raise RuntimeError("generator without stdout")
+    line = await generator.stdout.readline()
+    if not line.startswith(b"CONNECTED"):
+        raise RuntimeError(f"generator failed: {line[:200]!r}")
+    return line.decode()
+
+
+def _figures(
+    args: argparse.Namespace,
+    straps: int,
+    connected: int,
+    results: list[dict[str, Any]],
+    *,
+    cpu_pct: float,
+    rss_mib: float,
+) -> Step:
+    sent = sum(r["sent"] for r in results)
+    acked = sum(r["acked"] for r in results)
+    refused = sum(r["refused"] for r in results)
+    acks = np.asarray([x for r in results for x in r["ack_ms"]] or [np.nan])
+    e2e = np.asarray([x for r in results for x in r["latency_ms"]] or [np.nan])
+    lag = np.asarray([x for r in results for x in r["lag_ms"]] or [np.nan])
+    step = {
+        "straps": straps,
+        "instances": args.instances,
+        "dashboards": args.dashboards,
+        "sent": sent,
+        "acked": acked,
+        "refused": refused,
+        "throughput_per_s": acked / args.duration_s,
+        "ack_p50_ms": float(np.percentile(acks, 50)),
+        "ack_p99_ms": float(np.percentile(acks, 99)),
+        "latency_samples": int(np.isfinite(e2e).sum()),
+        "latency_p50_ms": float(np.percentile(e2e, 50)),
+        "latency_p99_ms": float(np.percentile(e2e, 99)),
+        "latency_max_ms": float(np.max(e2e)),
+        "service_cpu_pct": cpu_pct,
+        "service_rss_mib": rss_mib,
+        "cpu_ms_per_strap_s": 10.0 * cpu_pct / straps,
+        "rss_kib_per_strap": 1024 * rss_mib / straps,
+        "generator_cpu_pct": sum(r["cpu_pct"] for r in results),
+        "generator_lag_p99_ms": float(np.percentile(lag, 99)),
+    }
+    why = []
+    if connected < straps:
+        why.append(f"{straps - connected} not connected")
+    if not step["latency_p99_ms"] < P99_LIMIT_MS:
+        why.append(f"p99 {step['latency_p99_ms']:.0f} ms")
+    if sent == 0 or acked < ACKED_MIN * sent:
+        why.append(f"acked {acked}/{sent}")
+    if refused:
+        why.append(f"{refused} refused")
+    if not step["generator_lag_p99_ms"] < LAG_LIMIT_MS:
+        why.append("generator late")
+    return Step(held=not why, why_not=", ".join(why), **step)
+
+
+def _cpu_s(pid: int) -> float:
+    """User plus system CPU seconds of a process (/proc/PID/stat fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+# The generator process
+
+
+def _payload_pool(notifications: int) -> list[list[tuple[str, int]]]:
+    """Simulated straps' notifications as (payload hex, RR values in it)."""
+    pool = []
+    for i in range(PAYLOAD_POOL):
+        profile = THERAPIST_PROFILE if i % 2 == 0 else CLIENT_PROFILE
+        packetizer = StrapPacketizer(resting_beats(profile, seed=i))
+        notes = [packetizer.next_notification().payload for _ in range(notifications)]
+        pool.append([(p.hex(), len(parse_hrm(p).rr_1024)) for p in notes])
+    return pool
+
+
+@dataclass(slots=True)
+class _Tally:
+    """What one generator counted inside the measurement window."""
+
+    window: tuple[float, float] = (float("inf"), float("inf"))
+    sent: int = 0
+    acked: int = 0
+    refused: int = 0
+    ack_ms: list[float] = field(default_factory=list)
+    lag_ms: list[float] = field(default_factory=list)
+
+    def inside(self, t_s: float) -> bool:
+        return self.window[0] <= t_s < self.window[1]
+
+
+@dataclass(slots=True)
+class _Collector:
+    """One simulated collector: hello, then a batch of one notification a second."""
+
+    url: str
+    token: str
+    notes: list[tuple[str, int]]
+    tally: _Tally
+    watched: _Strap | None
+    welcomed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def run(self, connect_at_s: float) -> None:
+        await asyncio.sleep(max(0.0, connect_at_s - time.time()))
+        headers = {"Authorization": f"Bearer {self.token}"}
+        async with connect(self.url, additional_headers=headers, max_queue=None) as ws:
+            await ws.send('{"v": 1, "type": "hello", "collector": "attune-bench-load"}')
+            welcome = json.loads(await ws.recv())
+            seq = (welcome.get("last_seq") or -1) + 1
+            self.welcomed.set()
+            sent_at: dict[int, float] = {}
+            reader = asyncio.create_task(self._acks(ws, sent_at))
+            due_s = time.time()
+            try:
+                for i in range(1 << 30):
+                    payload_hex, rr_count = self.notes[i % len(self.notes)]
+                    await asyncio.sleep(max(0.0, due_s - time.time()))
+                    now_s = time.time()
+                    await ws.send(
+                        f'{{"v": 1, "type": "batch", "seq": {seq}, "notifications": '
+                        f'[{{"received_at_s": {now_s!r}, "payload_hex": "{payload_hex}"}}]}}'
+                    )
+                    if self.tally.inside(now_s):
+                        sent_at[seq] = now_s
+                        self.tally.sent += 1
+                        self.tally.lag_ms.append(1000.0 * (now_s - due_s))
+                    if self.watched is not None:
+                        self.watched.sent_at_s.append(now_s)
+                        self.watched.rr_counts.append(rr_count)
+                    seq += 1
+                    due_s += 1.0
+            finally:
+                reader.cancel()
+
+    async def _acks(self, ws: ClientConnection, sent_at: dict[int, float]) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for raw in ws:
+                now_s = time.time()
+                message = json.loads(raw)
+                if message.get("type") == "ack":
+                    at_s = sent_at.pop(message["seq"], None)
+                    if at_s is not None:
+                        self.tally.acked += 1
+                        self.tally.ack_ms.append(1000.0 * (now_s - at_s))
+                elif self.tally.inside(now_s):
+                    self.tally.refused += 1
+
+
+def _window_latencies(
+    strap: _Strap, arrivals_s: list[float], window: tuple[float, float]
+) -> list[float]:
+    """Latencies of the strap's notifications sent inside the window: the beats before the
+    window's first notification are skipped, so the k-th beat still matches its RR value."""
+    first = next((i for i, t in enumerate(strap.sent_at_s) if t >= window[0]), None)
+    if first is None:
+        return []
+    last = next((i for i, t in enumerate(strap.sent_at_s) if t >= window[1]), None)
+    inside = _Strap(strap.participant_id, strap.sent_at_s[first:last], strap.rr_counts[first:last])
+    return _latencies(inside, arrivals_s[sum(strap.rr_counts[:first]) :])
+
+
+async def _generate(spec: dict[str, Any], stdin: asyncio.StreamReader) -> dict[str, Any]:
+    """Connect the collectors (spread over the ramp) and dashboards, say when all are in,
+    then count inside the window the orchestrator sends back."""
+    pool = _payload_pool(120)
+    tally = _Tally()
+    watched: dict[str, _Strap] = {p: _Strap(p) for _, _, ps in spec["dashboards"] for p in ps}
+    arrivals: list[dict[str, list[float]]] = [{} for _ in spec["dashboards"]]
+    tasks = [
+        asyncio.create_task(_dashboard(url, spec["cookie"], arrivals[i]))
+        for i, (url, _, _) in enumerate(spec["dashboards"])
+    ]
+    collectors = [
+        _Collector(url, token, pool[pool_index], tally, watched.get(participant_id))
+        for url, token, participant_id, pool_index in spec["straps"]
+    ]
+    start_s, ramp_s = time.time() + 0.5, float(spec["ramp_s"])
+    tasks += [
+        asyncio.create_task(c.run(start_s + ramp_s * i / max(1, len(collectors))))
+        for i, c in enumerate(collectors)
+    ]
+    welcomed = [asyncio.create_task(c.welcomed.wait()) for c in collectors]
+    done, _ = await asyncio.wait(welcomed, timeout=ramp_s + STARTUP_TIMEOUT_S)
+    sys.stdout.write(f"CONNECTED {len(done)}\n")
+    sys.stdout.flush()
+    begin_s, end_s = (float(x) for x in (await stdin.readline()).split())
+    cpu_start = _own_cpu_s()
+    tally.window = (begin_s, end_s)
+    await asyncio.sleep(max(0.0, end_s + float(spec["drain_s"]) - time.time()))
+    cpu_s = _own_cpu_s() - cpu_start
+    failed = [t for t in tasks if t.done() and not t.cancelled() and t.exception() is not None]
+    for task in (*tasks, *welcomed):
+        task.cancel()
+    await asyncio.gather(*tasks, *welcomed, return_exceptions=True)
+    latency_ms = [
+        1000.0 * latency
+        for arrived in arrivals
+        for strap in watched.values()
+        for latency in _window_latencies(strap, arrived.get(strap.participant_id, []), tally.window)
+    ]
+    return {
+        "sent": tally.sent,
+        "acked": tally.acked,
+        "refused": tally.refused,
+        "ack_ms": tally.ack_ms,
+        "lag_ms": tally.lag_ms,
+        "latency_ms": latency_ms,
+        "cpu_pct": 100.0 * cpu_s / (end_s + float(spec["drain_s"]) - begin_s),
+        "failed": sorted({repr(t.exception())[:200] for t in failed}),
+    }
+
+
+def _own_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def _dashboard(url: str, cookie: str, arrivals: dict[str, list[float]]) -> None:
+    headers = {"Cookie": f"{COOKIE_NAME}={cookie}"}
+    async with connect(url, additional_headers=headers, max_queue=None) as viewer:
+        await viewer.send('{"type": "auth", "token": null, "after_seq": null}')
+        async for raw in viewer:
+            received_s = time.time()
+            message = json.loads(raw)
+            if message.get("type") == "beat":
+                arrivals.setdefault(message["participant"], []).append(received_s)
+
+
+async def _generator_main() -> None:
+    loop = asyncio.get_running_loop()
+    stdin = asyncio.StreamReader(limit=1 << 26)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
+    spec = json.loads(await stdin.readline())
+    result = await _generate(spec, stdin)
+    sys.stdout.write(json.dumps(result) + "\n")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    asyncio.run(_generator_main())
