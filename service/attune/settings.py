@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     # An owner gives a session back after this long without input (or a marker).
     lease_idle_s: float = Field(default=60.0, ge=1.0)
     live_stream_ttl_s: float = Field(default=3600.0, ge=60.0)
+    # Publish live sessions to Lab Streaming Layer (`attune serve --lsl`; docs/exports.md).
+    lsl: bool = False
 
     def resolved_secret_key(self) -> str:
         """The configured key, or one kept in ``data_dir/secret.key`` so links survive restarts."""

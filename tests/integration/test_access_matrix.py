@@ -85,6 +85,7 @@ HTTP_MATRIX: dict[tuple[str, str], tuple[object, dict[str, int]]] = {
     ("GET", "/api/sessions/{session_id}/events"): (None, SESSION_READER),
     ("POST", "/api/sessions/{session_id}/analysis"): ({}, SESSION_READER),
     ("GET", "/api/sessions/{session_id}/audit"): (None, SESSION_OWNER),
+    ("GET", "/api/sessions/{session_id}/exports/{name}"): (None, SESSION_READER),
 }
 # Websockets: "accepted", or the HTTP status of a refused handshake, or the error code of a
 # refusal after the first message.
@@ -144,6 +145,7 @@ async def world(service) -> World:
         "link_id": link["id"],
         "view": "therapist",
         "token": "not-a-sign-in-token",
+        "name": "beats.csv",
     }
     cookies = dict.fromkeys(CALLERS)
     cookies |= {

@@ -42,7 +42,10 @@ collectors stream on the `/ingest` websocket; browsers watch on `/live/{session_
 
 async def _headers(request: Request, call_next: RequestResponseEndpoint) -> Response:
     response = await call_next(request)
-    response.headers.update(SECURITY_HEADERS)
+    # A route may set a stricter policy of its own (the session report allows its one inline
+    # stylesheet and nothing else); every other response gets the defaults.
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
     if response.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
         allow = openapi.allowed_methods(request.app, request.url.path)
         if allow is not None:

@@ -6,10 +6,10 @@ import argparse
 from collections.abc import Sequence
 
 from attune import __version__
-from attune.cli import analyze, bench, client, collect, demo, scan, serve, user
+from attune.cli import analyze, bench, client, collect, demo, export, scan, serve, user
 from attune.logs import configure_logging
 
-COMMANDS = (demo, serve, user, client, scan, collect, analyze, bench)
+COMMANDS = (demo, serve, user, client, scan, collect, analyze, export, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from attune.api.routes import auth, clients, ops, recordings, sessions
+from attune.api.routes import auth, clients, exports, ops, recordings, sessions
 
 ROUTERS: tuple[APIRouter, ...] = (
     ops.router,
@@ -12,4 +12,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     clients.router,
     sessions.router,
     recordings.router,
+    exports.router,
 )
