@@ -44,3 +44,72 @@ test("backoff is capped and jittered", () => {
   assert.equal(backoffDelayMs(20, () => 1), 10000);
   assert.equal(backoffDelayMs(3, () => 0), 0);
 });
+
+const P = "p1";
+const beat = (seq, tS, hr, extra = {}) => ({ v: 1, type: "beat", seq, t_s: tS, participant: P,
+  rr_ms: 60000 / hr, hr_bpm: hr, after_gap: false, artefact: null, ...extra });
+
+test("beats fill the tachogram; artefacts are flagged; a gap breaks the line", async () => {
+  const { BEAT_ARTEFACT, BEAT_NORMAL } = await import("../../dashboard/js/protocol.js");
+  const state = createState();
+  applyMessage(state, beat(1, 1.0, 60));
+  applyMessage(state, beat(2, 2.0, 90, { artefact: "ectopic" }));
+  applyMessage(state, beat(3, 9.0, 61, { after_gap: true }));
+  const w = state.participants.get(P).tachogram.window();
+  assert.deepEqual(w.t, [1, 2, 9, 9]);
+  assert.deepEqual(w.v, [60, 90, null, 61]);
+  assert.deepEqual(w.flag, [BEAT_NORMAL, BEAT_ARTEFACT, BEAT_NORMAL, BEAT_NORMAL]);
+  assert.equal(state.participants.get(P).artefacts, 1);
+});
+
+test("calm, quality, link, gap, rejected, synchrony, cue, marker and pacer are decoded", async () => {
+  const { signalLost } = await import("../../dashboard/js/protocol.js");
+  const state = createState();
+  const msgs = [
+    { type: "calm", participant: P, state: "learning", calm: null, band: null, confidence: 0, baseline_progress: 0.4 },
+    { type: "quality", participant: P, contact: false, gap_open: "contact_lost" },
+    { type: "link", participant: P, state: "lost", reason: "out of range" },
+    { type: "gap", participant: P, start_s: 3, end_s: 8, cause: "link_lost" },
+    { type: "rejected", participant: P, reason: "odd", rejected_total: 4 },
+    { type: "synchrony", status: "ok", confidence: 0.9, index: 0.4, lag_s: 3, leader: "therapist",
+      effect_size: 5, p_value: 0.01, above_chance: true, in_phase: true, pacer_removed: false },
+    { type: "cue", kind: "k", audience: "therapist", text: "Slow down", reason: [{ name: "client_calm", value: 31.5 }] },
+    { type: "marker", id: "m1", text: "note" },
+    { type: "pacer", change: "started", breaths_per_min: 6, exhale_ratio: 1.5, effective_s: 10, anchor_s: 10, source: "therapist" },
+  ];
+  msgs.forEach((m, i) => assert.equal(applyMessage(state, { v: 1, seq: i + 1, t_s: 10 + i, ...m }), true, m.type));
+  const p = state.participants.get(P);
+  assert.equal(p.calm.baselineProgress, 0.4);
+  assert.equal(p.rejectedTotal, 4);
+  assert.deepEqual(p.gaps, [{ startS: 3, endS: 8, cause: "link_lost" }]);
+  assert.equal(signalLost(p), true);
+  assert.equal(state.synchrony.leader, "therapist");
+  assert.equal(state.cues[0].reason[0].value, 31.5);
+  assert.equal(state.markers[0].text, "note");
+  assert.equal(state.pacerHistory[0].breathsPerMin, 6);
+  assert.equal(state.latestS, 18);
+  Object.assign(p, { gapOpen: null, link: "streaming" });
+  assert.equal(signalLost(p), false);
+});
+
+test("client_view toggles numbers; unknown types and missing seq change nothing", () => {
+  const state = createState();
+  assert.equal(applyMessage(state, { v: 1, type: "client_view", seq: 1, t_s: 0, show_numbers: true }), true);
+  assert.equal(state.clientView.showNumbers, true);
+  assert.equal(applyMessage(state, { v: 1, type: "mystery", seq: 2, t_s: 0 }), false);
+  assert.equal(applyMessage(state, { v: 1, type: "beat", t_s: 0 }), false);
+  assert.equal(applyMessage(state, null), false);
+});
+
+test("resetStream clears streamed data but keeps the roster", async () => {
+  const { resetStream } = await import("../../dashboard/js/protocol.js");
+  const state = createState();
+  applyMessage(state, { v: 1, type: "session", seq: 0, t_s: 0, session_id: "s", title: "T",
+    participants: [{ id: P, role: "client", name: "Bea" }] });
+  applyMessage(state, beat(5, 1, 70));
+  resetStream(state);
+  assert.equal(state.lastSeq, null);
+  assert.equal(state.participants.get(P).tachogram.length, 0);
+  assert.equal(state.participants.get(P).name, "Bea");
+  assert.equal(applyMessage(state, beat(1, 1, 70)), true, "a restarted stream's low seq is accepted");
+});
