@@ -1,47 +1,147 @@
-// Therapist console: both participants' live HR and RMSSD, updated on every beat.
-// The therapist is signed in (login cookie), so the page needs only #session=…; a #token=…
-// (a link token) is still passed on if present.
-import { applyMessage, createState, formatValue, parseFragment } from "./protocol.js";
+// Therapist console: per participant a live tachogram, RMSSD/lnRMSSD trend, calm gauge and
+// signal quality; synchrony, the cue feed, pacer controls, session start/stop and a one-key
+// marker. Messages update the state as they come; the page renders at most once per frame.
+import { api, requireLogin } from "./api.js";
+import { tachogramChart, trendChart } from "./charts.js";
+import { formatClock, formatLag, formatReason, formatValue } from "./format.js";
+import { createGauge } from "./gauge.js";
 import { connectLive } from "./live.js";
+import { createSessionClock, pacerAt, pacerPhase } from "./pacer.js";
+import { HORIZON_S, applyMessage, createState, parseFragment, signalLost } from "./protocol.js";
 
+const $ = (id) => document.getElementById(id);
 const state = createState();
+const clock = createSessionClock();
 const { session, token } = parseFragment(location.hash);
-const cards = document.getElementById("participants");
-const template = document.getElementById("participant-card");
-const connection = document.getElementById("connection");
+const views = new Map(); // participant id -> {el, gauge, tacho, trend}
+const perf = { renderMs: new Float64Array(8192), renders: 0 };
+let syncChart = null;
+let cuesShown = 0;
 let frameRequested = false;
+let sessionRow = null;
 
-function card(p) {
-  let el = cards.querySelector(`[data-participant="${CSS.escape(p.id)}"]`);
-  if (!el) {
-    el = template.content.firstElementChild.cloneNode(true);
-    el.dataset.participant = p.id;
-    el.dataset.role = p.role;
-    cards.append(el);
+function view(p) {
+  let v = views.get(p.id);
+  if (v) return v;
+  const el = $("participant-card").content.firstElementChild.cloneNode(true);
+  el.dataset.participant = p.id;
+  $("participants").append(el);
+  const colorVar = p.role === "therapist" ? "--therapist" : "--client";
+  v = {
+    el,
+    gauge: createGauge(el.querySelector(".gauge-slot"), { label: "calm index" }),
+    tacho: tachogramChart(el.querySelector(".tachogram"), colorVar),
+    trend: trendChart(el.querySelector(".trend"), [
+      { label: "RMSSD (ms)", scale: "ms", colorVar },
+      { label: "lnRMSSD", scale: "ln", colorVar: "--muted", dash: [6, 4] },
+    ]),
+  };
+  views.set(p.id, v);
+  return v;
+}
+
+function field(el, name) {
+  return el.querySelector(`[data-field="${name}"]`);
+}
+
+function baselineText(calm) {
+  if (!calm) return "baseline: waiting for beats";
+  if (calm.state === "learning") return `baseline: learning (${Math.round(100 * calm.baselineProgress)} %)`;
+  if (calm.state === "warming_up") return "baseline: known, warming up";
+  if (calm.state === "frozen") return "baseline: set · calm held (signal not trustworthy)";
+  return `baseline: set · ${calm.band ?? ""} · confidence ${formatValue(calm.confidence, 2)}`;
+}
+
+function renderParticipant(p, fromS, toS) {
+  const { el, gauge, tacho, trend } = view(p);
+  el.dataset.role = p.role;
+  el.querySelector(".name").textContent = p.name;
+  el.querySelector(".role").textContent = p.role;
+  el.querySelector('[data-metric="hr"]').textContent = formatValue(p.instantHrBpm ?? p.hrBpm);
+  const rmssd = el.querySelector('[data-metric="rmssd"]');
+  rmssd.textContent = formatValue(p.rmssdMs);
+  rmssd.classList.toggle("provisional", p.provisional);
+  rmssd.title = p.provisional ? "warming up: under 30 s of beats" : "";
+  el.querySelector('[data-metric="lnrmssd"]').textContent = formatValue(p.lnRmssd, 2);
+  const calmValue = p.calm?.value ?? null;
+  el.querySelector('[data-metric="calm"]').textContent = formatValue(calmValue);
+  gauge.set(calmValue, p.calm ? `${formatValue(calmValue)} (${p.calm.state})` : "no value yet");
+  field(el, "baseline").textContent = baselineText(p.calm);
+  const lost = signalLost(p);
+  const link = field(el, "link");
+  link.textContent = lost ? `signal lost (${p.gapOpen ?? p.linkReason ?? p.link})` : p.link ?? "waiting for strap";
+  link.classList.toggle("lost", lost);
+  field(el, "contact").textContent = p.contact === null ? "contact n/a" : p.contact ? "contact ok" : "no skin contact";
+  field(el, "artefacts").textContent = p.artefactPct === null ? "—" : `${formatValue(p.artefactPct, 1)} %`;
+  field(el, "battery").textContent = p.batteryPct === null ? "battery —" : `battery ${p.batteryPct} %`;
+  field(el, "gaps").textContent = String(p.gaps.length);
+  field(el, "rejected").textContent = String(p.rejectedTotal);
+  tacho.update(p, fromS, toS);
+  trend.update([p.rmssdSeries, p.lnRmssdSeries], fromS, toS);
+}
+
+function renderSynchrony(fromS, toS) {
+  const s = state.synchrony;
+  const box = $("synchrony");
+  const put = (name, text) => { box.querySelector(`[data-sync="${name}"]`).textContent = text; };
+  if (!s) return;
+  put("index", formatValue(s.index, 2));
+  const verdict = box.querySelector('[data-sync="verdict"]');
+  verdict.textContent = s.status !== "ok" ? "no verdict" : s.aboveChance ? "above chance" : "not above chance";
+  verdict.dataset.above = String(s.status === "ok" && s.aboveChance);
+  put("lag", formatLag(s.lagS, s.leader));
+  put("status", `${s.status.replace("_", " ")} · p = ${formatValue(s.pValue, 3)}${s.pacerRemoved ? " · pacer removed" : ""}`);
+  syncChart ??= trendChart($("sync-chart"), [{ label: "synchrony index", scale: "z", colorVar: "--accent" }]);
+  syncChart.update([state.synchronySeries], fromS, toS);
+}
+
+function renderCues() {
+  const list = $("cues");
+  // Only new cues are added, so the live region announces each once.
+  const fresh = state.cues.filter((c) => c.seq > cuesShown);
+  for (const cue of fresh) {
+    const li = document.createElement("li");
+    li.dataset.kind = cue.kind;
+    li.dataset.audience = cue.audience;
+    const when = document.createElement("span");
+    when.className = "when";
+    when.textContent = formatClock(cue.tS);
+    const why = document.createElement("span");
+    why.className = "why";
+    why.textContent = `for the ${cue.audience} · because ${formatReason(cue.reason)}`;
+    li.append(when, document.createTextNode(cue.text), why);
+    list.prepend(li);
+    cuesShown = Math.max(cuesShown, cue.seq);
   }
-  return el;
+  while (list.children.length > 100) list.lastElementChild.remove();
+}
+
+function renderPacer() {
+  const now = clock.at(performance.now() / 1000);
+  const pacer = now === null ? null : pacerAt(state.pacerHistory, now);
+  const phase = pacer ? pacerPhase(pacer, now) : null;
+  $("pacer-now").textContent = pacer && pacer.breathsPerMin != null
+    ? `${formatValue(pacer.breathsPerMin, 1)} breaths/min, in:out 1:${formatValue(pacer.exhaleRatio, 1)} (${pacer.source})${phase ? ` · breathe ${phase.phase}` : ""}`
+    : "off";
+  $("show-numbers").checked = state.clientView.showNumbers;
+  const r = state.resonance;
+  $("resonance-now").textContent = r ? `resonance assessment: ${r.status ?? r.state ?? ""} ${r.breaths_per_min ? `at ${r.breaths_per_min}/min` : ""} ${r.best_breaths_per_min ? `· best ${r.best_breaths_per_min}/min` : ""}` : "";
 }
 
 function render() {
   frameRequested = false;
-  if (state.title) document.getElementById("title").textContent = state.title;
-  const ordered = [...state.participants.values()].sort((a, b) => a.role.localeCompare(b.role)).reverse();
-  for (const p of ordered) {
-    const el = card(p);
-    el.querySelector(".name").textContent = p.name;
-    el.querySelector(".role").textContent = p.role;
-    el.querySelector(".hr").textContent = formatValue(p.instantHrBpm ?? p.hrBpm);
-    const rmssd = el.querySelector(".rmssd");
-    rmssd.textContent = formatValue(p.rmssdMs);
-    rmssd.classList.toggle("provisional", p.provisional);
-    rmssd.title = p.provisional ? "warming up: under 30 s of beats" : "";
-    const lost = p.gapOpen !== null || (p.link !== null && p.link !== "streaming");
-    const link = el.querySelector(".link");
-    link.textContent = lost ? `signal lost (${p.gapOpen ?? p.link})` : p.link ?? "waiting for strap";
-    link.classList.toggle("lost", lost);
-    el.querySelector(".contact").textContent = p.contact === null ? "contact n/a" : p.contact ? "contact ok" : "no skin contact";
-    el.querySelector(".battery").textContent = p.batteryPct === null ? "" : `battery ${p.batteryPct}%`;
-  }
+  const started = performance.now();
+  if (state.title) $("title").textContent = state.title;
+  // The last 5 minutes, or the first 5 from zero while the session is younger.
+  const toS = Math.max(state.latestS ?? 0, 60);
+  const fromS = Math.max(0, toS - HORIZON_S);
+  const ordered = [...state.participants.values()].sort((a, b) => b.role.localeCompare(a.role));
+  for (const p of ordered) renderParticipant(p, fromS, toS);
+  renderSynchrony(fromS, toS);
+  renderCues();
+  renderPacer();
+  perf.renderMs[perf.renders % perf.renderMs.length] = performance.now() - started;
+  perf.renders += 1;
 }
 
 function scheduleRender() {
@@ -52,20 +152,145 @@ function scheduleRender() {
   }
 }
 
-if (!session) {
-  connection.textContent = "this page needs a session link (…#session=…): sign in with the link attune printed";
-} else {
+function showError(where, error) {
+  $(where).textContent = error ? `${error.message ?? error}` : "";
+}
+
+async function sessionAction(action) {
+  try {
+    sessionRow = await api(`/api/sessions/${session}/${action}`, { method: "POST" });
+    showSessionState();
+    showError("console-error", null);
+  } catch (error) { showError("console-error", error); }
+}
+
+function showSessionState() {
+  if (!sessionRow) return;
+  $("session-state").textContent = sessionRow.state;
+  $("start").hidden = sessionRow.state !== "created";
+  $("stop").hidden = sessionRow.state !== "running";
+}
+
+// --- one-key marker: M captures the moment, then an optional note -------------------------
+let markerAtS = null;
+
+function openMarker() {
+  markerAtS = clock.at(performance.now() / 1000);
+  $("marker-time").textContent = formatClock(markerAtS);
+  $("marker-form").hidden = false;
+  $("marker-note").value = "";
+  $("marker-note").focus();
+}
+
+function closeMarker() {
+  $("marker-form").hidden = true;
+  $("mark").focus();
+}
+
+async function saveMarker(event) {
+  event.preventDefault();
+  const text = $("marker-note").value.trim() || "marker";
+  const body = markerAtS === null ? { text } : { text, t_s: Math.max(0, markerAtS) };
+  try {
+    await api(`/api/sessions/${session}/markers`, { method: "POST", body });
+    showError("console-error", null);
+    closeMarker();
+  } catch (error) { showError("console-error", error); }
+}
+
+document.addEventListener("keydown", (event) => {
+  const typing = event.target.closest?.("input, select, textarea, button");
+  if (event.key === "Escape" && !$("marker-form").hidden) { closeMarker(); return; }
+  if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
+  if (session && (event.key === "m" || event.key === "M")) {
+    event.preventDefault();
+    openMarker();
+  }
+});
+
+// --- pacer, resonance and client-view controls (PUT/DELETE /api/sessions/{id}/pacer ...) ---
+function setupControls() {
+  for (let r = 4; r <= 7; r += 0.5) $("pacer-rate").append(new Option(`${r} /min`, String(r), r === 6, r === 6));
+  for (const x of [1, 1.5, 2, 2.5, 3]) $("pacer-ratio").append(new Option(String(x), String(x), x === 1.5, x === 1.5));
+  const call = async (path, method, body) => {
+    try {
+      await api(`/api/sessions/${session}/${path}`, { method, body });
+      showError("pacer-error", null);
+    } catch (error) { showError("pacer-error", error); }
+  };
+  $("pacer-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    call("pacer", "PUT", { breaths_per_min: Number($("pacer-rate").value), exhale_ratio: Number($("pacer-ratio").value) });
+  });
+  $("pacer-stop").addEventListener("click", () => call("pacer", "DELETE"));
+  $("resonance-start").addEventListener("click", () => call("resonance", "POST", {}));
+  $("resonance-stop").addEventListener("click", () => call("resonance", "DELETE"));
+  $("show-numbers").addEventListener("change", (event) => call("client-view", "PUT", { show_numbers: event.target.checked }));
+}
+
+async function listSessions() {
+  const rows = await api("/api/sessions");
+  const body = $("sessions").querySelector("tbody");
+  for (const s of rows) {
+    const tr = document.createElement("tr");
+    const link = document.createElement("a");
+    link.href = `/therapist.html#session=${encodeURIComponent(s.id)}`;
+    link.textContent = s.title;
+    const open = document.createElement("a");
+    open.href = `/replay.html#session=${encodeURIComponent(s.id)}`;
+    open.textContent = "replay";
+    const cells = [link, s.state, s.started_at_s ? new Date(s.started_at_s * 1000).toLocaleString() : "—", open];
+    for (const c of cells) {
+      const td = document.createElement("td");
+      td.append(c);
+      tr.append(td);
+    }
+    body.append(tr);
+  }
+  $("sessions").hidden = false;
+}
+
+async function main() {
+  const me = token ? null : await requireLogin();
+  if (!token && !me) return;
+  window.addEventListener("hashchange", () => location.reload());
+  if (!session) {
+    $("connection").textContent = "choose a session";
+    for (const id of ["mark", "synchrony"]) $(id).hidden = true;
+    await listSessions();
+    return;
+  }
+  $("replay-link").href = `/replay.html#session=${encodeURIComponent(session)}`;
+  setupControls();
+  $("mark").addEventListener("click", openMarker);
+  $("marker-form").addEventListener("submit", saveMarker);
+  $("marker-cancel").addEventListener("click", closeMarker);
+  $("start").addEventListener("click", () => sessionAction("start"));
+  $("stop").addEventListener("click", () => sessionAction("stop"));
+  try {
+    sessionRow = await api(`/api/sessions/${session}`);
+    showSessionState();
+  } catch (error) { showError("console-error", error); }
+  api(`/api/sessions/${session}/client-view`).then((v) => { state.clientView = { showNumbers: v.show_numbers }; scheduleRender(); }, () => {});
+  setInterval(() => {
+    $("session-clock").textContent = formatClock(clock.at(performance.now() / 1000));
+    renderPacer();
+  }, 250);
   connectLive({
     session,
     token,
     getAfterSeq: () => state.lastSeq ?? 0,
-    onMessage: (msg) => { if (applyMessage(state, msg)) scheduleRender(); },
+    onMessage: (msg) => {
+      if (typeof msg.t_s === "number" && msg.type !== "session") clock.observe(msg.t_s, performance.now() / 1000);
+      if (applyMessage(state, msg)) scheduleRender();
+    },
     onStatus: (status, reason) => {
-      connection.dataset.state = status;
-      connection.textContent = reason ? `${status}: ${reason}` : status;
+      $("connection").dataset.state = status;
+      $("connection").textContent = reason ? `${status}: ${reason}` : status;
     },
   });
 }
 
-// Exposed for tests and debugging: read-only view of the state.
-window.attune = { state };
+// Exposed for tests, the benchmark and debugging: read-only views of the state.
+window.attune = { state, clock, perf };
+main().catch((error) => showError("console-error", error));
