@@ -37,15 +37,16 @@ function render() {
   frameRequested = false;
   const me = byRole(state, "client");
   const calm = me?.calm ?? null;
-  const lost = connection !== "live" || (me !== undefined && signalLost(me));
+  const offline = connection === "offline" || connection === "refused";
+  const lost = offline || (me !== undefined && signalLost(me));
   const lostBox = $("signal-lost");
   lostBox.hidden = !lost;
   lostBox.textContent = connection === "refused"
     ? "This link no longer works. Please ask your therapist for a new one."
-    : connection !== "live" ? "Connection lost. Reconnecting…"
+    : offline ? "Connection lost. Reconnecting…"
       : "Signal lost. Please check the chest strap is snug and nearby.";
   gauge.set(calm?.value ?? null, meterWord(calm));
-  $("meter-word").textContent = lost && connection !== "live" ? "" : meterWord(calm);
+  $("meter-word").textContent = offline ? "" : connection === "connecting" ? "Connecting…" : meterWord(calm);
   const numbers = $("numbers");
   numbers.hidden = !state.clientView.showNumbers;
   numbers.textContent = state.clientView.showNumbers ? `calm ${formatValue(calm?.value)} of 100` : "";
@@ -96,4 +97,5 @@ if (!session || !token) {
   requestAnimationFrame(animatePacer);
 }
 
+window.addEventListener("hashchange", () => location.reload());
 window.attune = { state, clock, shown };

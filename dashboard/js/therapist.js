@@ -199,7 +199,7 @@ async function saveMarker(event) {
 }
 
 document.addEventListener("keydown", (event) => {
-  const typing = event.target.closest?.("input, select, textarea, button");
+  const typing = event.target.closest?.("input, select, textarea");
   if (event.key === "Escape" && !$("marker-form").hidden) { closeMarker(); return; }
   if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
   if (session && (event.key === "m" || event.key === "M")) {

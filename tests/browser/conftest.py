@@ -10,7 +10,10 @@ from collections.abc import AsyncIterator
 import pytest
 from playwright.async_api import Browser, async_playwright
 
+from attune.settings import Settings
 from attune.testing.chromium import CHROMIUM_ARGS, find_chromium
+from attune.testing.clock import ScaledClock
+from attune.testing.dashboard import DashboardRig
 
 
 @pytest.fixture
@@ -25,3 +28,13 @@ async def browser() -> AsyncIterator[Browser]:
         launched = await pw.chromium.launch(executable_path=str(chromium), args=list(CHROMIUM_ARGS))
         yield launched
         await launched.close()
+
+
+@pytest.fixture
+async def rig(tmp_path) -> AsyncIterator[DashboardRig]:
+    """A loopback service with a running session and two simulated straps at 4x real time."""
+    settings = Settings(data_dir=tmp_path, secret_key="test-secret-key", port=0)
+    started = DashboardRig(settings, clock=ScaledClock(4.0))
+    await started.start()
+    yield started
+    await started.stop()

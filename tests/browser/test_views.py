@@ -1,0 +1,249 @@
+"""The dashboard's three views in real Chromium against a real service on loopback, with
+simulated straps streaming through the real ingest websocket (attune.testing.dashboard)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from playwright.async_api import Browser, Page
+
+from attune.testing.dashboard import PASSWORD, USERNAME, DashboardRig
+
+pytestmark = pytest.mark.browser
+
+CARDS = """() => [...document.querySelectorAll('[data-participant]')].map(card => ({
+    role: card.dataset.role,
+    hr: card.querySelector('[data-metric=hr]').textContent,
+    points: Number(card.querySelector('.tachogram').dataset.points || 0),
+}))"""
+BOTH_LIVE = f"""() => {{
+    const cards = ({CARDS})();
+    return cards.length === 2 && cards.every(c => /^\\d+$/.test(c.hr) && c.points >= 5);
+}}"""
+
+
+async def signed_in_console(browser: Browser, rig: DashboardRig) -> Page:
+    context = await browser.new_context()
+    await context.add_cookies(rig.cookies())  # type: ignore[arg-type]
+    page = await context.new_page()
+    await page.goto(rig.console_url)
+    await page.wait_for_function(BOTH_LIVE, timeout=30_000)
+    return page
+
+
+async def test_console_signs_in_renders_live_data_and_recovers_after_restart(
+    browser: Browser, rig: DashboardRig
+) -> None:
+    page = await browser.new_page()
+    await page.goto(rig.console_url)
+    # Not signed in: the console sends us to the sign-in page, which brings us back.
+    await page.wait_for_url("**/login.html#next=*")
+    await page.fill("#username", USERNAME)
+    await page.fill("#password", "wrong password")
+    await page.press("#password", "Enter")
+    await page.wait_for_function(
+        "() => document.getElementById('login-error').textContent.length > 0"
+    )
+    await page.fill("#password", PASSWORD)
+    await page.press("#password", "Enter")
+    await page.wait_for_url("**/therapist.html#session=*")
+    await page.wait_for_function(BOTH_LIVE, timeout=30_000)
+    cards = await page.evaluate(CARDS)
+    assert sorted(c["role"] for c in cards) == ["client", "therapist"]
+    assert await page.text_content("#session-state") == "running"
+
+    before = await page.evaluate("() => window.attune.state.lastSeq")
+    beats_before = await page.evaluate(
+        "() => [...window.attune.state.participants.values()].map(p => p.beats)"
+    )
+    await rig.restart_service(down_s=2.0)
+    # The page noticed the outage, reconnected, resumed after its last seq and goes on.
+    await page.wait_for_function(
+        """([seq, beats]) => {
+            const s = window.attune.state;
+            const now = [...s.participants.values()].map(p => p.beats);
+            return document.getElementById('connection').dataset.state === 'live'
+                && s.lastSeq > seq + 20 && now.every((n, i) => n > beats[i] + 5);
+        }""",
+        arg=[before, beats_before],
+        timeout=45_000,
+    )
+    # Resuming never applied a message twice: beats counted equal beats in the ring.
+    counted = await page.evaluate(
+        """() => [...window.attune.state.participants.values()].map(p =>
+            [p.beats, p.tachogram.window().v.filter(v => v !== null).length])"""
+    )
+    for beats, drawn in counted:
+        assert drawn in {beats, 1200}  # the ring holds the last 1200
+
+
+async def test_client_view_never_receives_or_shows_therapist_data(
+    browser: Browser, rig: DashboardRig
+) -> None:
+    page = await browser.new_page()
+    frames: list[dict[str, object]] = []
+    page.on(
+        "websocket",
+        lambda ws: ws.on(
+            "framereceived",
+            lambda payload: frames.append(
+                json.loads(payload if isinstance(payload, str) else "{}")
+            ),
+        ),
+    )
+    await page.goto(rig.client_url)
+    await page.wait_for_function(
+        "() => window.attune.state.participants.size === 1 && "
+        "[...window.attune.state.participants.values()][0].calm !== null",
+        timeout=30_000,
+    )
+    await page.wait_for_timeout(3000)  # a few more seconds of stream
+    therapist_id = rig.participant_ids["therapist"]
+    types = {str(f.get("type")) for f in frames}
+    assert "calm" in types
+    assert types <= {"session", "calm", "quality", "link", "pacer", "cue", "client_view"}, types
+    for frame in frames:
+        assert therapist_id not in json.dumps(frame)
+        if frame.get("type") == "cue":
+            assert frame["audience"] == "client"
+    session = next(f for f in frames if f.get("type") == "session")
+    assert [p["role"] for p in session["participants"]] == ["client"]  # type: ignore[index]
+    text = await page.inner_text("body")
+    assert "Therapist" not in text
+    assert not any(ch.isdigit() for ch in text), f"numbers shown without permission: {text!r}"
+    assert await page.is_visible("#meter svg")
+
+
+async def test_client_view_shows_plainly_when_the_signal_is_lost(
+    browser: Browser, rig: DashboardRig
+) -> None:
+    page = await browser.new_page()
+    await page.goto(rig.client_url)
+    await page.wait_for_function(
+        "() => window.attune.state.participants.size === 1", timeout=30_000
+    )
+    assert await page.is_hidden("#signal-lost")
+    await rig.service_stop()
+    await page.wait_for_selector("#signal-lost", state="visible", timeout=15_000)
+    assert "Reconnecting" in await page.inner_text("#signal-lost")
+
+
+async def test_client_link_without_token_and_forged_token(
+    browser: Browser, rig: DashboardRig
+) -> None:
+    page = await browser.new_page()
+    await page.goto(f"{rig.base_url}/client.html#session={rig.session_id}")
+    assert "link your therapist gave you" in await page.inner_text("#meter-word")
+    page = await browser.new_page()
+    await page.goto(f"{rig.base_url}/client.html#session={rig.session_id}&token=forged.token")
+    await page.wait_for_function(
+        "() => document.getElementById('signal-lost').textContent.includes('no longer works')",
+        timeout=15_000,
+    )
+    assert await page.is_visible("#signal-lost")
+
+
+async def test_one_key_marker_with_a_note(browser: Browser, rig: DashboardRig) -> None:
+    page = await signed_in_console(browser, rig)
+    await page.locator("body").press("m")
+    assert await page.evaluate("() => document.activeElement.id") == "marker-note"
+    await page.keyboard.type("client describes the argument")
+    await page.keyboard.press("Enter")
+    await page.wait_for_function(
+        "() => window.attune.state.markers.some(m => m.text === 'client describes the argument')",
+        timeout=15_000,
+    )
+    assert await page.is_hidden("#marker-form")
+    # Escape cancels without a marker; M then Enter saves a marker without a note.
+    await page.locator("body").press("m")
+    await page.keyboard.press("Escape")
+    await page.locator("body").press("m")
+    await page.keyboard.press("Enter")
+    await page.wait_for_function(
+        "() => window.attune.state.markers.map(m => m.text).join('|') === "
+        "'client describes the argument|marker'",
+        timeout=15_000,
+    )
+    response = await page.request.get(f"{rig.base_url}/api/sessions/{rig.session_id}/markers")
+    assert [m["text"] for m in await response.json()] == ["client describes the argument", "marker"]
+
+
+CONTRAST = """async () => {
+    const { contrastRatio, parseColor } = await import('/js/contrast.js');
+    const css = getComputedStyle(document.documentElement);
+    const colour = (name) => {
+        const probe = document.createElement('span');
+        probe.style.color = css.getPropertyValue(name);
+        document.body.append(probe);
+        const rgb = getComputedStyle(probe).color;
+        probe.remove();
+        return parseColor(rgb);
+    };
+    const out = {};
+    const texts = ['--fg', '--muted', '--accent', '--warn', '--danger', '--ok', '--therapist',
+                   '--client'];
+    for (const fg of texts) {
+        for (const bg of ['--bg', '--card']) {
+            out[`${fg} on ${bg}`] = contrastRatio(colour(fg), colour(bg));
+        }
+    }
+    return out;
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+async def test_palette_passes_wcag_aa(browser: Browser, rig: DashboardRig, scheme: str) -> None:
+    page = await signed_in_console(browser, rig)
+    await page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
+    ratios = await page.evaluate(CONTRAST)
+    failing = {pair: round(r, 2) for pair, r in ratios.items() if r < 4.5}
+    assert not failing, f"{scheme}: {failing}"
+    assert len(ratios) == 16
+
+
+async def test_replay_scrub_shows_the_matching_time(browser: Browser, rig: DashboardRig) -> None:
+    # Let the straps record about two minutes of session time (4x real time).
+    await page_wait(rig, 125.0)
+    context = await browser.new_context()
+    await context.add_cookies(rig.cookies())  # type: ignore[arg-type]
+    page = await context.new_page()
+    await page.goto(rig.replay_url)
+    await page.wait_for_function("() => window.attune.player.durationS > 100", timeout=30_000)
+    await page.fill("#scrub", "90")
+    await page.dispatch_event("#scrub", "change")
+    await page.wait_for_function(
+        "() => document.getElementById('replay-clock').textContent === '1:30'", timeout=15_000
+    )
+    await page.click("#play")
+    await page.wait_for_function(
+        "() => [...window.attune.state.participants.values()].every(p => p.tachogram.length > 3)",
+        timeout=30_000,
+    )
+    first_beats = await page.evaluate(
+        "() => [...window.attune.state.participants.values()].map(p => p.tachogram.window().t[0])"
+    )
+    assert all(90.0 <= t < 100.0 for t in first_beats), first_beats
+    clock = await page.text_content("#replay-clock")
+    assert clock is not None
+    assert clock.startswith("1:3")
+    # Recompute with another window: the replay restarts at the position with new settings.
+    await page.click("#play")  # pause
+    await page.fill("#window-s", "120")
+    await page.click("#analysis button[type=submit]")
+    await page.wait_for_function(
+        "() => window.attune.player.engine && window.attune.player.engine.window_s === 120",
+        timeout=30_000,
+    )
+    assert "120 s" in await page.inner_text("#engine")
+    links = await page.eval_on_selector_all(
+        "#exports a", "as => as.map(a => a.getAttribute('href'))"
+    )
+    assert any(link.endswith("/exports/beats.csv") for link in links)
+    response = await page.request.get(rig.base_url + links[0])
+    assert response.status == 200
+
+
+async def page_wait(rig: DashboardRig, session_s: float) -> None:
+    """Wait until the rig's straps have streamed ``session_s`` seconds of session time."""
+    await rig.clock.sleep(session_s)
