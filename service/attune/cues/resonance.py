@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from attune.cues import spectral_interim as spectral
+from attune.cues import spectral
 from attune.cues.pacer import Pacer, PacerEvent, PacerSettings, pacer_phase
 from attune.errors import ConfigError
 
