@@ -9,20 +9,25 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from attune.api.models import AnalysisOut, ParticipantAnalysisOut
-from attune.api.stream import SessionStream, engine_config_json
+from attune.api.stream import AnyInput, SessionStream, StreamSetup, engine_config_json
 from attune.hrv.engine import EngineConfig
-from attune.pipeline import SessionPipeline
 from attune.protocol.live import BeatMessage, GapMessage, LiveMessage, MetricsMessage
-from attune.store import ParticipantRow, SessionInput
+from attune.store import ParticipantRow
 
 
 def run_stream(
-    inputs: Sequence[SessionInput], origin_s: float, config: EngineConfig, *, finish: bool = False
+    inputs: Sequence[AnyInput],
+    origin_s: float,
+    config: EngineConfig,
+    *,
+    finish: bool = False,
+    setup: StreamSetup | None = None,
 ) -> list[LiveMessage]:
     """Every live message the inputs produce with ``config``, numbered from 1; with
     ``finish``, also the last beats, which live never showed (they await the screen's
-    look-ahead when the recording ends)."""
-    stream = SessionStream(origin_s, SessionPipeline(engine_config=config))
+    look-ahead when the recording ends). ``setup`` gives the roles (for synchrony, cues
+    and the pacer), stored baselines and cue settings the session ran with."""
+    stream = SessionStream(origin_s, (setup or StreamSetup()).pipeline(config))
     messages: list[LiveMessage] = []
     for item in inputs:
         messages += stream.feed(item)
@@ -32,16 +37,17 @@ def run_stream(
 
 
 def analyse(
-    inputs: Sequence[SessionInput],
+    inputs: Sequence[AnyInput],
     origin_s: float,
     config: EngineConfig,
     participants: Sequence[ParticipantRow],
+    setup: StreamSetup | None = None,
 ) -> AnalysisOut:
     """Metrics after every beat, and the gaps, per participant."""
     metrics: dict[str, list[MetricsMessage]] = defaultdict(list)
     gaps: dict[str, list[GapMessage]] = defaultdict(list)
     beats: dict[str, int] = defaultdict(int)
-    for message in run_stream(inputs, origin_s, config, finish=True):
+    for message in run_stream(inputs, origin_s, config, finish=True, setup=setup):
         if isinstance(message, MetricsMessage):
             metrics[message.participant].append(message)
         elif isinstance(message, GapMessage):

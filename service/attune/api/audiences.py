@@ -46,6 +46,11 @@ LIVE_DELIVERY: Mapping[str, Delivery] = {
     "cue": Delivery(Audience.ADDRESSED, droppable=False),
     # The client breathes with the pacer on their own screen.
     "pacer": Delivery(Audience.SESSION, droppable=False),
+    # The assessment's steps and measurements are for the therapist; the client just follows
+    # the pacer it drives.
+    "resonance": Delivery(Audience.THERAPIST, droppable=False),
+    # Whether the client view shows numbers: the client view applies it.
+    "client_view": Delivery(Audience.SESSION, droppable=False),
     "gap": Delivery(Audience.THERAPIST, droppable=False),
     "marker": Delivery(Audience.THERAPIST, droppable=False),
     # The calm-meter must show plainly when the client's own signal is lost (issue 7).

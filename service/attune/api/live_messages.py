@@ -2,33 +2,47 @@
 
 from __future__ import annotations
 
+from attune.cues.pacer import PacerEvent
+from attune.dyad.state import SynchronyState
 from attune.hrv.engine import MetricsSnapshot
 from attune.pipeline.events import (
     BatteryEvent,
     BeatEvent,
     CalmEvent,
+    CueEvent,
     GapEvent,
     LinkEvent,
     MetricsEvent,
+    PacerChanged,
     PayloadRejected,
     PipelineEvent,
     QualityEvent,
+    ResonanceEvent,
+    ResonanceStatus,
+    SynchronyEvent,
 )
 from attune.protocol.live import (
     BatteryMessage,
     BeatMessage,
     CalmMessage,
+    CueMessage,
+    CueReason,
     GapMessage,
     LinkMessage,
     LiveMessage,
     MetricQuality,
     MetricsMessage,
+    PacerMessage,
     QualityMessage,
     RejectedMessage,
+    ResonanceMessage,
+    ResonanceStep,
+    SessionPacer,
+    SynchronyMessage,
 )
 
 
-def to_live_message(event: PipelineEvent, seq: int) -> LiveMessage:  # noqa: PLR0911 - one per event
+def to_live_message(event: PipelineEvent, seq: int) -> LiveMessage:  # noqa: PLR0911, C901 - one per event
     """The wire form of one pipeline event."""
     match event:
         case BeatEvent(participant_id, beat, artefact):
@@ -77,6 +91,96 @@ def to_live_message(event: PipelineEvent, seq: int) -> LiveMessage:  # noqa: PLR
             return RejectedMessage(
                 seq=seq, t_s=t_s, participant=participant_id, reason=reason, rejected_total=total
             )
+        case SynchronyEvent(state):
+            return _synchrony_message(state, seq)
+        case CueEvent(cue):
+            return CueMessage(
+                seq=seq,
+                t_s=cue.t_s,
+                kind=cue.kind.value,
+                audience=cue.audience.value,
+                text=cue.text,
+                reason=[CueReason(name=r.name, value=r.value) for r in cue.reason],
+            )
+        case PacerChanged(pacer):
+            return _pacer_message(pacer, seq)
+        case ResonanceEvent(status):
+            return resonance_message(status, seq)
+
+
+def _synchrony_message(s: SynchronyState, seq: int) -> SynchronyMessage:
+    return SynchronyMessage(
+        seq=seq,
+        t_s=s.t_s,
+        status=s.status.value,
+        confidence=s.confidence,
+        index=s.index,
+        lag_s=s.lag_s,
+        leader=s.leader.value,
+        effect_size=s.effect_size,
+        p_value=s.p_value,
+        above_chance=s.above_chance,
+        in_phase=s.in_phase,
+        pacer_removed=s.pacer_removed,
+    )
+
+
+def _pacer_message(event: PacerEvent, seq: int) -> PacerMessage:
+    settings = event.settings
+    return PacerMessage(
+        seq=seq,
+        t_s=event.t_s,
+        change=event.change.value,
+        breaths_per_min=settings.breaths_per_min if settings else None,
+        exhale_ratio=settings.exhale_ratio if settings else None,
+        effective_s=event.effective_s,
+        anchor_s=event.anchor_s,
+        source=event.source,
+    )
+
+
+def session_pacer(event: PacerEvent | None) -> SessionPacer | None:
+    """The pacer setting a viewer joining now starts from (None: the pacer is off)."""
+    if event is None or event.settings is None:
+        return None
+    return SessionPacer(
+        breaths_per_min=event.settings.breaths_per_min,
+        exhale_ratio=event.settings.exhale_ratio,
+        effective_s=event.effective_s,
+        anchor_s=event.anchor_s,
+        source=event.source,
+    )
+
+
+def resonance_message(status: ResonanceStatus, seq: int) -> ResonanceMessage:
+    """The wire form of an assessment's status (also what the REST API returns, seq aside)."""
+    return ResonanceMessage(
+        seq=seq,
+        t_s=status.t_s,
+        state=status.state.value,
+        started_s=status.started_s,
+        step=status.step,
+        breaths_per_min=status.breaths_per_min,
+        step_end_s=status.step_end_s,
+        steps=[
+            ResonanceStep(
+                index=m.index,
+                breaths_per_min=m.breaths_per_min,
+                start_s=m.start_s,
+                end_s=m.end_s,
+                valid=m.valid,
+                coverage=m.coverage,
+                lf_peak_hz=m.lf_peak_hz,
+                lf_peak_power_ms2=m.lf_peak_power_ms2,
+                peak_to_trough_bpm=m.peak_to_trough_bpm,
+                coherence_ratio=m.coherence_ratio,
+                hr_pacer_phase_deg=m.hr_pacer_phase_deg,
+            )
+            for m in status.steps
+        ],
+        resonance_bpm=status.resonance_bpm,
+        reason=status.reason,
+    )
 
 
 def _metrics_message(participant_id: str, s: MetricsSnapshot, seq: int) -> MetricsMessage:

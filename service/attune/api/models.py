@@ -242,3 +242,74 @@ class HealthOut(_Out):
     status: str
     version: str
     database: str
+
+
+# Co-regulation: the pacer, the resonance assessment and the client view
+
+
+class PacerIn(_In):
+    breaths_per_min: float = Field(
+        ge=4.0,
+        le=7.0,
+        multiple_of=0.5,
+        allow_inf_nan=False,
+        description="Breaths per minute, 4-7 in steps of 0.5.",
+    )
+    exhale_ratio: float = Field(
+        default=1.5,
+        ge=1.0,
+        le=3.0,
+        allow_inf_nan=False,
+        description="The exhale's length relative to the inhale (I:E = 1:exhale_ratio).",
+    )
+
+
+class PacerOut(BaseModel):
+    """The pacer's latest setting; ``running`` False once stopped (the rest is then null)."""
+
+    model_config = ConfigDict(frozen=True)
+    running: bool
+    breaths_per_min: float | None = None
+    exhale_ratio: float | None = None
+    effective_s: float | None = None
+    anchor_s: float | None = None
+    source: str | None = None
+
+
+class ResonanceStepOut(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    index: int
+    breaths_per_min: float
+    start_s: float
+    end_s: float
+    valid: bool
+    coverage: float
+    lf_peak_hz: float | None
+    lf_peak_power_ms2: float | None
+    peak_to_trough_bpm: float | None
+    coherence_ratio: float | None
+    hr_pacer_phase_deg: float | None
+
+
+class ResonanceOut(BaseModel):
+    """A resonance assessment's state, as in the live ``resonance`` message."""
+
+    model_config = ConfigDict(frozen=True)
+    t_s: float
+    state: Literal["running", "finished", "cancelled"]
+    started_s: float
+    step: int | None
+    breaths_per_min: float | None
+    step_end_s: float | None
+    steps: list[ResonanceStepOut]
+    resonance_bpm: float | None
+    reason: str | None
+
+
+class ClientViewIn(_In):
+    show_numbers: bool = Field(description="Show numbers (HR, calm) besides the calm meter.")
+
+
+class ClientViewOut(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    show_numbers: bool

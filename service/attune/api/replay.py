@@ -24,14 +24,15 @@ from attune.api import sockets
 from attune.api.analysis import run_stream
 from attune.api.auth import ViewRole
 from attune.api.deps import Services, services
-from attune.api.stream import engine_config, engine_config_json, live_order
+from attune.api.inputs import session_inputs, stream_setup
+from attune.api.stream import AnyInput, StreamSetup, engine_config, engine_config_json, live_order
 from attune.api.viewer import open_viewer
 from attune.errors import ConfigError
 from attune.hrv.engine import EngineConfig
 from attune.protocol.live import ErrorMessage, ParticipantInfo, SessionInfo
 from attune.protocol.viewer import Analyse, Pause, Play, Seek, replay_command
 from attune.protocol.viewer import ReplayState as ReplayStateMessage
-from attune.store import SessionInput, SessionRow
+from attune.store import SessionRow
 
 router = APIRouter()
 log = structlog.get_logger(__name__)
@@ -53,11 +54,14 @@ class Timeline:
 
 
 def build_timeline(
-    inputs: list[SessionInput], session: SessionRow, config: EngineConfig
+    inputs: list[AnyInput],
+    session: SessionRow,
+    config: EngineConfig,
+    setup: StreamSetup | None = None,
 ) -> Timeline:
     """Run the inputs as live did and lay the messages out on session time."""
     texts, clock_s, latest_s = [], [], 0.0
-    for message in run_stream(live_order(inputs), session.origin_s, config):
+    for message in run_stream(live_order(inputs), session.origin_s, config, setup=setup):
         # Messages come in input order; session times can step back slightly between the
         # two straps, so the replay clock is the running maximum.
         latest_s = max(latest_s, message.t_s)
@@ -121,9 +125,10 @@ async def replay(websocket: WebSocket, session_id: str) -> None:
 
 
 async def _run(websocket: WebSocket, svc: Services, session: SessionRow) -> None:
-    inputs = await svc.store.recording.inputs(session.id)
+    inputs = await session_inputs(svc.store, session.id)
     participants = await svc.store.sessions.participants(session.id)
-    timeline = await asyncio.to_thread(build_timeline, inputs, session, EngineConfig())
+    setup = await stream_setup(svc.store, session, participants, svc.runtimes.cue_config)
+    timeline = await asyncio.to_thread(build_timeline, inputs, session, EngineConfig(), setup)
     info = SessionInfo(
         seq=0,
         t_s=0.0,
@@ -138,7 +143,7 @@ async def _run(websocket: WebSocket, svc: Services, session: SessionRow) -> None
     await websocket.send_text(player.state(reset=True))
 
     async def rebuild(config: EngineConfig) -> Timeline:
-        return await asyncio.to_thread(build_timeline, inputs, session, config)
+        return await asyncio.to_thread(build_timeline, inputs, session, config, setup)
 
     commands: asyncio.Queue[str | bytes | None] = asyncio.Queue()
     reader = asyncio.create_task(_read_commands(websocket, commands))

@@ -21,24 +21,41 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import structlog
+from pydantic import JsonValue
+from sqlalchemy.exc import SQLAlchemyError
+
 from attune.api.audiences import audience_roles, delivery
 from attune.api.commits import GroupCommit
+from attune.api.inputs import baseline_json, session_inputs, stream_setup
+from attune.api.live_messages import session_pacer
 from attune.api.ownership import LocalOwnership, Ownership
-from attune.api.stream import SessionStream, live_order
-from attune.errors import ConflictError, OwnedElsewhereError
+from attune.api.stream import AnyInput, SessionStream, StreamSetup, live_order
+from attune.cues.config import CueConfig, default_cue_config
+from attune.errors import AttuneError, ConflictError, OwnedElsewhereError
 from attune.hub import Hub, LiveItem, Subscription
+from attune.pipeline.session import SessionPipeline
 from attune.protocol.ingest import SeqMessage
-from attune.protocol.live import LiveMessage, ParticipantInfo, SessionInfo
+from attune.protocol.live import (
+    CueMessage,
+    LiveMessage,
+    PacerMessage,
+    ParticipantInfo,
+    ResonanceMessage,
+    SessionInfo,
+    SessionPacer,
+)
 from attune.store import (
     MarkerRow,
     ParticipantRow,
     PendingRecord,
     RecordedInput,
     RecordOutcome,
-    SessionInput,
     SessionRow,
     Store,
 )
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(slots=True)
@@ -51,6 +68,8 @@ class SessionRuntime:
     next_input_no: int = 1
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     used_s: float = 0.0  # monotonic time of the last use (scale-out: idle leases go back)
+    show_numbers: bool = False
+    baselines_stored: set[str] = field(default_factory=set)  # client participants
 
     def item(self, message: LiveMessage) -> LiveItem:
         return LiveItem(
@@ -62,7 +81,14 @@ class SessionRuntime:
 
 
 def session_info(
-    session: SessionRow, participants: list[ParticipantRow], *, seq: int, now_s: float, role: str
+    session: SessionRow,
+    participants: list[ParticipantRow],
+    *,
+    seq: int,
+    now_s: float,
+    role: str,
+    show_numbers: bool = False,
+    pacer: SessionPacer | None = None,
 ) -> SessionInfo:
     """The ``session`` message for a viewer; the client view learns only of the client."""
     shown = [p for p in participants if role == "therapist" or p.role == "client"]
@@ -72,6 +98,8 @@ def session_info(
         session_id=session.id,
         title=session.title,
         participants=[ParticipantInfo(id=p.id, role=p.role, name=p.display_name) for p in shown],
+        show_numbers=show_numbers,
+        pacer=pacer,
     )
 
 
@@ -97,6 +125,7 @@ class SessionRuntimes:
     ownership: Ownership = field(default_factory=LocalOwnership)
     peers: Peers | None = None
     monotonic: Callable[[], float] = time.monotonic
+    cue_config: CueConfig = field(default_factory=default_cue_config)
     commits: GroupCommit = field(init=False)
     _runtimes: dict[str, SessionRuntime] = field(default_factory=dict)
     _loading: dict[str, asyncio.Lock] = field(default_factory=dict)
@@ -135,12 +164,22 @@ class SessionRuntimes:
         first, which refills the resume buffer after a restart."""
         runtime = await self.get(session.id) if self.ownership.owns(session.id) else None
         subscription = await self.hub.subscribe(session.id, role, after_seq)
+        pacer = None
         if runtime is not None:
             session, participants = runtime.session, list(runtime.participants.values())
+            show_numbers = runtime.show_numbers
+            pacer = session_pacer(runtime.stream.pipeline.coreg.pacer_setting)
         else:
             participants = await self.store.sessions.participants(session.id)
+            show_numbers = await self.store.sessions.show_numbers(session.id)
         info = session_info(
-            session, participants, seq=subscription.head_seq, now_s=now_s, role=role
+            session,
+            participants,
+            seq=subscription.head_seq,
+            now_s=now_s,
+            role=role,
+            show_numbers=show_numbers,
+            pacer=pacer,
         )
         return info, subscription
 
@@ -159,6 +198,8 @@ class SessionRuntimes:
             runtime.session = await self.store.sessions.get(session_id)
             participants = await self.store.sessions.participants(session_id)
             runtime.participants = {p.id: p for p in participants}
+            setup = await stream_setup(self.store, runtime.session, participants, self.cue_config)
+            _add_participants(runtime.stream.pipeline, setup)
 
     def forget(self, session_id: str) -> None:
         """Drop a deleted session's state and end its viewers' subscriptions."""
@@ -205,7 +246,8 @@ class SessionRuntimes:
             if outcome is RecordOutcome.NEW:
                 runtime.next_input_no += 1
                 if not late:
-                    self._publish(runtime, RecordedInput(input_no, participant.id, True, message))
+                    item = RecordedInput(input_no, participant.id, True, message)
+                    await self._effects(runtime, self._publish(runtime, item), now_s)
         return outcome
 
     def _still_owned(self, runtime: SessionRuntime) -> None:
@@ -241,26 +283,136 @@ class SessionRuntimes:
             self._publish(runtime, marker)
         return marker
 
-    def _publish(self, runtime: SessionRuntime, item: SessionInput) -> None:
-        for message in runtime.stream.feed(item):
+    async def control(
+        self,
+        session_id: str,
+        kind: str,
+        body: dict[str, JsonValue],
+        *,
+        author_id: str | None,
+        now_s: float,
+        check: Callable[[SessionRuntime], None] | None = None,
+    ) -> SessionRuntime:
+        """Commit a session control (attune.api.stream: pacer, resonance assessment, client
+        view) as the session's next input at session time now, and publish what it does.
+        ``check`` runs first under the session's lock and may refuse (raise) the control.
+        Returns the runtime, its state now including the control."""
+        runtime = await self.get(session_id)
+        async with runtime.lock:
+            self._still_owned(runtime)
+            if check is not None:
+                check(runtime)
+            row = await self.store.controls.add(
+                session_id,
+                input_no=runtime.next_input_no,
+                t_s=now_s - runtime.session.origin_s,
+                kind=kind,
+                body=dict(body),
+                author_id=author_id,
+                now_s=now_s,
+            )
+            runtime.next_input_no += 1
+            await self._effects(runtime, self._publish(runtime, row), now_s)
+        return runtime
+
+    def _publish(self, runtime: SessionRuntime, item: AnyInput) -> list[LiveMessage]:
+        messages = runtime.stream.feed(item)
+        for message in messages:
             self.hub.publish(runtime.session.id, runtime.item(message))
+        return messages
+
+    async def _effects(
+        self, runtime: SessionRuntime, messages: list[LiveMessage], now_s: float
+    ) -> None:
+        """What the live path alone records: cues as shown, pacer changes, a picked
+        resonance rate and a learnt calm baseline. A rebuild replays the stream without
+        them, so each is recorded once however often the session is rebuilt."""
+        session = runtime.session
+        try:
+            for message in messages:
+                if isinstance(message, CueMessage):
+                    await self.store.events.record_cue_shown(
+                        session.id,
+                        at_s=now_s,
+                        t_s=message.t_s,
+                        audience=message.audience,
+                        kind=message.kind,
+                        text=message.text,
+                        detail={
+                            "seq": message.seq,
+                            "reason": [r.model_dump(mode="json") for r in message.reason],
+                        },
+                    )
+                elif isinstance(message, PacerMessage):
+                    await self.store.events.record_pacer_change(
+                        session.id,
+                        at_s=now_s,
+                        t_s=message.t_s,
+                        breaths_per_min=message.breaths_per_min,
+                        inhale_exhale_ratio=message.exhale_ratio,
+                        source=message.source,
+                        detail={
+                            "seq": message.seq,
+                            "change": message.change,
+                            "effective_s": message.effective_s,
+                            "anchor_s": message.anchor_s,
+                        },
+                    )
+                elif (
+                    isinstance(message, ResonanceMessage)
+                    and message.resonance_bpm is not None
+                    and session.client_id is not None
+                ):
+                    await self.store.clients.set_resonance(
+                        session.client_id, message.resonance_bpm, now_s=now_s
+                    )
+            await self._store_baselines(runtime, now_s)
+        except (AttuneError, SQLAlchemyError) as exc:
+            # The input is committed and published; only this derived record is missing.
+            log.exception("session event not recorded", session=session.id, error=str(exc))
+
+    async def _store_baselines(self, runtime: SessionRuntime, now_s: float) -> None:
+        """Store a client's calm baseline on the client once this session has learnt it."""
+        pipeline, client_id = runtime.stream.pipeline, runtime.session.client_id
+        if client_id is None:
+            return
+        for pid, p in runtime.participants.items():
+            if p.role != "client" or pid in runtime.baselines_stored or pid in pipeline.baselines:
+                continue
+            baseline = pipeline.calm_baseline(pid)
+            if baseline is not None:
+                runtime.baselines_stored.add(pid)
+                await self.store.clients.set_baseline(
+                    client_id, baseline_json(baseline), now_s=now_s
+                )
 
     async def _rebuild(self, session_id: str) -> SessionRuntime:
         session = await self.store.sessions.get(session_id)
         participants = await self.store.sessions.participants(session_id)
-        inputs = await self.store.recording.inputs(session_id)
+        inputs = await session_inputs(self.store, session_id)
+        setup = await stream_setup(self.store, session, participants, self.cue_config)
         runtime = SessionRuntime(
             session,
             {p.id: p for p in participants},
-            SessionStream(session.origin_s),
+            SessionStream(session.origin_s, setup.pipeline()),
             next_input_no=(inputs[-1].input_no + 1) if inputs else 1,
+            show_numbers=await self.store.sessions.show_numbers(session_id),
         )
         buffered = await asyncio.to_thread(_replay, runtime, inputs, self.hub.buffer_messages)
         self.hub.restore(session_id, buffered)
         return runtime
 
 
-def _replay(runtime: SessionRuntime, inputs: list[SessionInput], keep: int) -> list[LiveItem]:
+def _add_participants(pipeline: SessionPipeline, setup: StreamSetup) -> None:
+    """Roles and stored baselines of participants added since the stream was built (their
+    data come after they were added, so a rebuild sees the same)."""
+    for pid, role in setup.roles.items():
+        pipeline.roles.setdefault(pid, role)
+    for pid, baseline in setup.baselines.items():
+        pipeline.baselines.setdefault(pid, baseline)
+
+
+def _replay(runtime: SessionRuntime, inputs: list[AnyInput], keep: int) -> list[LiveItem]:
     """Feed recorded inputs as live did; the last ``keep`` messages refill the resume buffer."""
     tail: deque[LiveMessage] = deque(maxlen=keep)
     for item in live_order(inputs):

@@ -2,6 +2,8 @@
 
 One ``SessionStream`` serves live ingest, the rebuild after a restart, replay and
 re-analysis, so all of them produce the same messages from the same inputs. It does no I/O.
+Inputs are collector messages, markers and session controls (the pacer, the resonance
+assessment and the client view's setting, committed like markers).
 """
 
 from __future__ import annotations
@@ -14,12 +16,61 @@ from dataclasses import dataclass, field
 from pydantic import JsonValue
 
 from attune.api.live_messages import to_live_message
+from attune.cues.config import CueConfig, default_cue_config
+from attune.cues.pacer import PacerSettings
+from attune.dyad.state import Role
 from attune.errors import ConfigError
+from attune.hrv.calm import CalmBaseline
 from attune.hrv.engine import EngineConfig
 from attune.pipeline import PipelineEvent, SessionPipeline
+from attune.pipeline.coreg import CoRegulation
 from attune.protocol.ingest import Batch, Link, SeqMessage
-from attune.protocol.live import LiveMessage, MarkerMessage
-from attune.store import MarkerRow, RecordedInput, SessionInput
+from attune.protocol.live import ClientViewMessage, LiveMessage, MarkerMessage
+from attune.store import ControlRow, MarkerRow, ParticipantRow, RecordedInput, SessionInput
+
+AnyInput = SessionInput | ControlRow
+
+# Session control kinds (``ControlRow.kind``) and their bodies.
+PACER_SET = "pacer"  # {"breaths_per_min", "exhale_ratio", "source"}
+PACER_STOP = "pacer_stop"  # {"source"}
+RESONANCE_START = "resonance_start"  # {}
+RESONANCE_CANCEL = "resonance_cancel"  # {}
+CLIENT_VIEW = "client_view"  # {"show_numbers"}
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSetup:
+    """What a session's stream starts from besides its inputs: who is therapist and who is
+    client, calm baselines stored by earlier sessions, and the cue settings."""
+
+    roles: Mapping[str, Role] = field(default_factory=dict)
+    baselines: Mapping[str, CalmBaseline] = field(default_factory=dict)
+    cue_config: CueConfig = field(default_factory=default_cue_config)
+
+    @classmethod
+    def of(
+        cls,
+        participants: Iterable[ParticipantRow],
+        client_baseline: CalmBaseline | None = None,
+        cue_config: CueConfig | None = None,
+    ) -> StreamSetup:
+        """Roles from the participants (one therapist and one client make the dyad); the
+        client's stored baseline applies to every client participant."""
+        roles = {p.id: Role(p.role) for p in participants if p.role in ("therapist", "client")}
+        baselines = {
+            pid: client_baseline
+            for pid, role in roles.items()
+            if role is Role.CLIENT and client_baseline is not None
+        }
+        return cls(roles, baselines, cue_config or default_cue_config())
+
+    def pipeline(self, engine: EngineConfig | None = None) -> SessionPipeline:
+        return SessionPipeline(
+            engine_config=engine or EngineConfig(),
+            baselines=dict(self.baselines),
+            roles=dict(self.roles),
+            coreg=CoRegulation(self.cue_config),
+        )
 
 
 @dataclass(slots=True)
@@ -36,11 +87,13 @@ class SessionStream:
         """A seq below one already fed for the participant arrives too late to show live."""
         return seq < self.last_seq.get(participant_id, -1)
 
-    def feed(self, item: SessionInput) -> list[LiveMessage]:
+    def feed(self, item: AnyInput) -> list[LiveMessage]:
         """Apply one input and return the live messages it produced."""
         if isinstance(item, MarkerRow):
             self.live_seq += 1
             return [MarkerMessage(seq=self.live_seq, t_s=item.t_s, id=item.id, text=item.text)]
+        if isinstance(item, ControlRow):
+            return self._control(item)
         seq = max(item.seq, self.last_seq.get(item.participant_id, -1))
         self.last_seq[item.participant_id] = seq
         return self._number(self._events(item.participant_id, item.message))
@@ -48,6 +101,28 @@ class SessionStream:
     def finish(self) -> list[LiveMessage]:
         """The messages of the beats still pending at the end of the inputs."""
         return self._number(self.pipeline.flush())
+
+    def _control(self, item: ControlRow) -> list[LiveMessage]:
+        body = item.body if isinstance(item.body, dict) else {}
+        if item.kind == CLIENT_VIEW:
+            self.live_seq += 1
+            show = bool(body.get("show_numbers"))
+            return [ClientViewMessage(seq=self.live_seq, t_s=item.t_s, show_numbers=show)]
+        source = str(body.get("source", "therapist"))
+        p = self.pipeline
+        if item.kind == PACER_SET:
+            rate, ratio = body.get("breaths_per_min"), body.get("exhale_ratio")
+            if not isinstance(rate, int | float) or not isinstance(ratio, int | float):
+                raise ConfigError(f"pacer control {item.id} lacks its rate or ratio")
+            return self._number(p.set_pacer(item.t_s, PacerSettings(rate, ratio), source))
+        if item.kind == PACER_STOP:
+            return self._number(p.stop_pacer(item.t_s, source))
+        if item.kind == RESONANCE_START:
+            # Committed only when none was running, so this holds on any replay too.
+            return [] if p.coreg.assessing else self._number(p.start_resonance(item.t_s))
+        if item.kind == RESONANCE_CANCEL:
+            return self._number(p.cancel_resonance(item.t_s))
+        raise ConfigError(f"unknown session control {item.kind!r}")
 
     def _events(self, participant_id: str, message: SeqMessage) -> list[PipelineEvent]:
         if isinstance(message, Batch):
@@ -69,7 +144,7 @@ class SessionStream:
         return out
 
 
-def live_order(inputs: Iterable[SessionInput]) -> list[SessionInput]:
+def live_order(inputs: Iterable[AnyInput]) -> list[AnyInput]:
     """The inputs the live pipeline consumed: late collector messages were only recorded."""
     return [i for i in inputs if not (isinstance(i, RecordedInput) and not i.live)]
 

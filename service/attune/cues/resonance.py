@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from attune.cues import spectral_interim as spectral
+from attune.cues import spectral
 from attune.cues.pacer import Pacer, PacerEvent, PacerSettings, pacer_phase
 from attune.errors import ConfigError
 
@@ -32,6 +32,7 @@ MIN_RATES = 2
 MIN_VALID_STEPS = 3
 MIN_STEP_BEATS = 10
 PEAK_HALF_WIDTH_HZ = 0.015
+ASSESSMENT_SOURCE = "resonance-assessment"  # the pacer events' source
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +169,7 @@ class ResonanceAssessment:
             events += self._enter(self._current + 1, self._steps[self._current + 1].start_s)
         last = self._steps[-1]
         if t_s >= last.end_s and not any(isinstance(e, PacerEvent) for e in events):
-            stop = self.pacer.stop(last.end_s, source="resonance assessment")
+            stop = self.pacer.stop(last.end_s, source=ASSESSMENT_SOURCE)
             if stop is not None:
                 events.append(stop)
         while len(self._measured) < len(self._steps):
@@ -187,7 +188,7 @@ class ResonanceAssessment:
         self._current = index
         step = self._steps[index]
         settings = PacerSettings(step.rate_bpm, self.protocol.exhale_ratio)
-        pacer_event = self.pacer.start(t_s, settings, source="resonance assessment")
+        pacer_event = self.pacer.start(t_s, settings, source=ASSESSMENT_SOURCE)
         return [pacer_event, StepStarted(t_s, index, step.rate_bpm, step.end_s)]
 
     def _measure(self, step: _Step) -> StepMeasurement:

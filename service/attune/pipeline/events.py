@@ -5,6 +5,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from attune.cues.model import Cue
+from attune.cues.pacer import PacerEvent
+from attune.cues.resonance import StepMeasurement
+from attune.dyad.state import SynchronyState
 from attune.hrv.artefacts import ArtefactKind
 from attune.hrv.calm import CalmReading
 from attune.hrv.engine import MetricsSnapshot
@@ -86,6 +90,56 @@ class PayloadRejected:
     rejected_total: int
 
 
+@dataclass(frozen=True, slots=True)
+class SynchronyEvent:
+    """Therapist-client synchrony after one window step."""
+
+    state: SynchronyState
+
+
+@dataclass(frozen=True, slots=True)
+class CueEvent:
+    """A cue to show (and record as shown)."""
+
+    cue: Cue
+
+
+@dataclass(frozen=True, slots=True)
+class PacerChanged:
+    """The pacer started, changed or stopped."""
+
+    event: PacerEvent
+
+
+class AssessmentState(enum.StrEnum):
+    RUNNING = "running"
+    FINISHED = "finished"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class ResonanceStatus:
+    """Where a resonance assessment stands: the current step (index from 0) and its rate,
+    the steps measured so far and, once finished, the picked rate (None: none measurable)."""
+
+    t_s: float
+    state: AssessmentState
+    started_s: float
+    step: int | None
+    breaths_per_min: float | None
+    step_end_s: float | None
+    steps: tuple[StepMeasurement, ...] = ()
+    resonance_bpm: float | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResonanceEvent:
+    status: ResonanceStatus
+
+
+CoregEvent = SynchronyEvent | CueEvent | PacerChanged | ResonanceEvent
+
 PipelineEvent = (
     BeatEvent
     | MetricsEvent
@@ -95,4 +149,5 @@ PipelineEvent = (
     | LinkEvent
     | BatteryEvent
     | PayloadRejected
+    | CoregEvent
 )

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from attune.cues.pacer import PacerSettings
+from attune.dyad.state import Role
 from attune.errors import PayloadError
 from attune.hrv.calm import CalmBaseline, CalmReading
 from attune.hrv.engine import EngineConfig, EngineOutput, ParticipantEngine
+from attune.pipeline.coreg import CoRegulation
 from attune.pipeline.events import (
     BatteryEvent,
     BeatEvent,
@@ -39,10 +42,14 @@ class SessionPipeline:
     Times are session seconds (arrival time minus session start), supplied by the caller.
     ``baselines`` holds calm baselines stored from earlier sessions, by participant; without
     one, a participant's engine learns it from the first minutes of this session.
+    ``roles`` says who is the therapist and who the client (by participant id): their events
+    also go through the co-regulation stage (synchrony, cues, pacer, resonance assessment).
     """
 
     engine_config: EngineConfig = field(default_factory=EngineConfig)
     baselines: dict[str, CalmBaseline] = field(default_factory=dict)
+    roles: dict[str, Role] = field(default_factory=dict)
+    coreg: CoRegulation = field(default_factory=CoRegulation)
     _participants: dict[str, _Participant] = field(default_factory=dict)
 
     def calm_baseline(self, participant_id: str) -> CalmBaseline | None:
@@ -58,7 +65,9 @@ class SessionPipeline:
         except PayloadError as exc:
             p.rejected_total += 1
             return [PayloadRejected(participant_id, t_s, exc.reason, p.rejected_total)]
-        return self._apply(participant_id, p, p.timeline.feed(hrm, t_s), t_s)
+        return self._follow(
+            participant_id, self._apply(participant_id, p, p.timeline.feed(hrm, t_s), t_s)
+        )
 
     def link(
         self, participant_id: str, t_s: float, state: LinkState, reason: str | None
@@ -68,7 +77,7 @@ class SessionPipeline:
         events: list[PipelineEvent] = [LinkEvent(participant_id, t_s, state, reason)]
         if state is not LinkState.STREAMING:
             events += self._apply(participant_id, p, p.timeline.link_lost(t_s), t_s)
-        return events
+        return self._follow(participant_id, events)
 
     def battery(self, participant_id: str, t_s: float, level_pct: int) -> list[PipelineEvent]:
         """A battery reading from the participant's strap."""
@@ -80,8 +89,26 @@ class SessionPipeline:
         artefact screen's look-ahead (live never reaches this point; analysis does)."""
         events: list[PipelineEvent] = []
         for participant_id, p in self._participants.items():
-            events += _engine_events(participant_id, p.engine.flush())
+            events += self._follow(participant_id, _engine_events(participant_id, p.engine.flush()))
         return events
+
+    def set_pacer(self, t_s: float, settings: PacerSettings, source: str) -> list[PipelineEvent]:
+        """The pacer set (started or changed) at ``t_s``."""
+        return list(self.coreg.set_pacer(t_s, settings, source))
+
+    def stop_pacer(self, t_s: float, source: str) -> list[PipelineEvent]:
+        return list(self.coreg.stop_pacer(t_s, source))
+
+    def start_resonance(self, t_s: float) -> list[PipelineEvent]:
+        """Start the stepped resonance-frequency protocol (ConflictError if one runs)."""
+        return list(self.coreg.start_resonance(t_s))
+
+    def cancel_resonance(self, t_s: float) -> list[PipelineEvent]:
+        return list(self.coreg.cancel_resonance(t_s))
+
+    def _follow(self, participant_id: str, events: list[PipelineEvent]) -> list[PipelineEvent]:
+        role = self.roles.get(participant_id)
+        return events if role is None else events + list(self.coreg.follow(role, events))
 
     def _participant(self, participant_id: str) -> _Participant:
         if participant_id not in self._participants:

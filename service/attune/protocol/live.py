@@ -31,11 +31,27 @@ class ParticipantInfo(BaseModel):
     name: str
 
 
+class SessionPacer(BaseModel):
+    """The pacer's setting in force (or waiting for the end of a breath) when a viewer joins."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    breaths_per_min: float = Field(ge=4, le=7)
+    exhale_ratio: float = Field(ge=1, le=3)
+    effective_s: float
+    anchor_s: float
+    source: str
+
+
 class SessionInfo(LiveMessage):
+    """Sent to each viewer as it connects. ``show_numbers`` (the client view's setting) and
+    ``pacer`` were added to v1 additively, so a viewer that joins late starts from them."""
+
     type: Literal["session"] = "session"
     session_id: str
     title: str
     participants: list[ParticipantInfo]
+    show_numbers: bool = False
+    pacer: SessionPacer | None = None
 
 
 class BeatMessage(LiveMessage):
@@ -149,6 +165,46 @@ class PacerMessage(LiveMessage):
     source: str
 
 
+class ResonanceStep(BaseModel):
+    """What one step of a resonance assessment measured (attune.cues.resonance)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    index: int
+    breaths_per_min: float
+    start_s: float
+    end_s: float
+    valid: bool
+    coverage: float
+    lf_peak_hz: float | None = None
+    lf_peak_power_ms2: float | None = None
+    peak_to_trough_bpm: float | None = None
+    coherence_ratio: float | None = None
+    hr_pacer_phase_deg: float | None = None
+
+
+class ResonanceMessage(LiveMessage):
+    """A resonance-frequency assessment moved on: a step started or was measured, it finished
+    (``resonance_bpm``: the picked rate, None if too few steps were measurable) or was
+    cancelled. ``step`` counts from 0."""
+
+    type: Literal["resonance"] = "resonance"
+    state: Literal["running", "finished", "cancelled"]
+    started_s: float
+    step: int | None
+    breaths_per_min: float | None
+    step_end_s: float | None
+    steps: list[ResonanceStep]
+    resonance_bpm: float | None = None
+    reason: str | None = None
+
+
+class ClientViewMessage(LiveMessage):
+    """The therapist changed what the client view shows (numbers besides the calm meter)."""
+
+    type: Literal["client_view"] = "client_view"
+    show_numbers: bool
+
+
 class GapMessage(LiveMessage):
     type: Literal["gap"] = "gap"
     participant: str
@@ -206,6 +262,8 @@ AnyLiveMessage = Annotated[
     | SynchronyMessage
     | CueMessage
     | PacerMessage
+    | ResonanceMessage
+    | ClientViewMessage
     | GapMessage
     | QualityMessage
     | LinkMessage

@@ -1,7 +1,8 @@
 """Storage: SQLite by default, PostgreSQL by URL, through SQLAlchemy Core (async).
 
 ``Store`` bundles one engine's data access by domain: accounts, clients, sessions (with
-participants and links), the recording (inputs), session events (pacer, cues) and the audit log.
+participants and links), the recording (inputs), session controls (inputs too), session
+events (pacer, cues) and the audit log.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from attune.store.accounts import Accounts, TherapistRow
 from attune.store.audit import AuditEntry, AuditLog
 from attune.store.clients import Baseline, ClientRow, Clients
+from attune.store.controls import ControlRow, Controls
 from attune.store.database import open_database
 from attune.store.events import CueShownRow, PacerChangeRow, SessionEvents
 from attune.store.recording import (
@@ -35,6 +37,7 @@ class Store:
     recording: Recording
     events: SessionEvents
     audit: AuditLog
+    controls: Controls
 
     @classmethod
     def on(cls, engine: AsyncEngine) -> Store:
@@ -46,6 +49,7 @@ class Store:
             Recording(engine),
             SessionEvents(engine),
             AuditLog(engine),
+            Controls(engine),
         )
 
     @classmethod
@@ -61,6 +65,7 @@ __all__ = [
     "AuditEntry",
     "Baseline",
     "ClientRow",
+    "ControlRow",
     "CueShownRow",
     "LinkRole",
     "LinkRow",

@@ -1,4 +1,4 @@
-"""Table definitions (migrations 0001 and 0002 build them; keep the two in step).
+"""Table definitions (migrations 0001-0003 build them; keep the two in step).
 
 The recording tables are append-only: raw input is the source of truth and every derived value
 can be recomputed from it (DESIGN.md, "Contracts"). Names and contact details live only in
@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 # 64-bit everywhere (seq goes up to 2**53); SQLite only autoincrements "INTEGER PRIMARY KEY".
@@ -92,6 +93,8 @@ sessions = Table(
     Column("notes", Text, nullable=False, default=""),
     Column("client_id", Id, ForeignKey("clients.id", ondelete="CASCADE")),
     Column("therapist_id", Id, ForeignKey("therapists.id")),
+    # The client view shows numbers (HR, calm) besides the calm meter.
+    Column("show_numbers", Boolean, nullable=False, server_default=false()),
 )
 
 participants = Table(
@@ -180,6 +183,22 @@ markers = Table(
     Column("author_id", Id),
     Column("created_at_s", Float, nullable=False),
     Index("ix_markers_session_input", "session_id", "input_no", unique=True),
+)
+
+# Session controls: numbered inputs like markers (the pacer set or stopped, a resonance
+# assessment started or cancelled), so a replay of the inputs reproduces them.
+session_controls = Table(
+    "session_controls",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _session_fk(),
+    Column("input_no", BigInteger, nullable=False),
+    Column("t_s", Float, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("body_json", Text, nullable=False),
+    Column("author_id", Id),
+    Column("created_at_s", Float, nullable=False),
+    Index("ix_session_controls_session_input", "session_id", "input_no", unique=True),
 )
 
 # Pacer settings as the therapist (or the resonance protocol) changed them.

@@ -126,8 +126,25 @@ class Sessions:
         await self._update(session_id, None, notes=notes)
         return await self.get(session_id)
 
+    async def show_numbers(self, session_id: str) -> bool:
+        """Whether the client view shows numbers besides the calm meter."""
+        s = schema.sessions
+        async with self.engine.connect() as conn:
+            value = (
+                await conn.execute(select(s.c.show_numbers).where(s.c.id == session_id))
+            ).scalar()
+        if value is None:
+            raise NotFoundError(f"no session {session_id}")
+        return bool(value)
+
+    async def set_show_numbers(self, session_id: str, show_numbers: bool) -> None:
+        await self._update(session_id, None, show_numbers=show_numbers)
+
     async def _update(
-        self, session_id: str, condition: ColumnElement[bool] | None, **values: float | str | None
+        self,
+        session_id: str,
+        condition: ColumnElement[bool] | None,
+        **values: float | str | bool | None,
     ) -> None:
         await self.get(session_id)
         query = schema.sessions.update().where(schema.sessions.c.id == session_id)

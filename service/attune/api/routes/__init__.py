@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from attune.api.routes import auth, clients, exports, ops, recordings, sessions
+from attune.api.routes import auth, clients, coregulation, exports, ops, recordings, sessions
 
 ROUTERS: tuple[APIRouter, ...] = (
     ops.router,
     auth.router,
     clients.router,
     sessions.router,
+    coregulation.router,
     recordings.router,
     exports.router,
 )

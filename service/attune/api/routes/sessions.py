@@ -24,6 +24,7 @@ from attune.api.models import (
     SessionIn,
     SessionOut,
 )
+from attune.api.routes.coregulation import start_at_resonance
 from attune.api.sockets import REVOKED
 from attune.errors import NotFoundError
 
@@ -73,9 +74,12 @@ async def get_session(
 
 @router.post("/{session_id}/start", responses=responses(404))
 async def start_session(access: OWNER, svc: ServicesDep) -> SessionOut:
-    """Start the clock (session time zero); a no-op once started."""
+    """Start the clock (session time zero); a no-op once started. If the client has a stored
+    resonance rate, the breathing pacer starts at it."""
     row = await svc.store.sessions.start(access.session.id, now_s=svc.clock())
     await svc.runtimes.refresh(row.id)
+    if access.session.started_at_s is None:
+        await start_at_resonance(svc, row.id, row.client_id)
     return SessionOut.model_validate(row)
 
 
