@@ -2,7 +2,6 @@
 // pacer. It receives only what the service sends a client link (its own calm, quality and
 // link, the pacer, cues addressed to the client, client_view); numbers only when the
 // therapist turns them on.
-import { api } from "./api.js";
 import { formatValue } from "./format.js";
 import { createGauge } from "./gauge.js";
 import { connectLive } from "./live.js";
@@ -82,14 +81,12 @@ function animatePacer() {
 if (!session || !token) {
   $("meter-word").textContent = "Please open the link your therapist gave you.";
 } else {
-  api(`/api/sessions/${session}/client-view`, { token })
-    .then((v) => { state.clientView = { showNumbers: Boolean(v.show_numbers) }; scheduleRender(); }, () => {});
   connectLive({
     session,
     token,
     getAfterSeq: () => state.lastSeq ?? 0,
     onMessage: (msg) => {
-      if (typeof msg.t_s === "number" && msg.type !== "session") clock.observe(msg.t_s, performance.now() / 1000);
+      if (typeof msg.t_s === "number") clock.observe(msg.t_s, performance.now() / 1000);
       if (applyMessage(state, msg)) scheduleRender();
     },
     onStatus: (status) => { connection = status; scheduleRender(); },

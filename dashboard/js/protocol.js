@@ -13,6 +13,11 @@ const LIST_KEPT = 200;
 export const BEAT_NORMAL = 0;
 export const BEAT_ARTEFACT = 1;
 
+function pacerEntry(change, p, tS) {
+  return { change, breathsPerMin: p.breaths_per_min, exhaleRatio: p.exhale_ratio,
+    effectiveS: p.effective_s, anchorS: p.anchor_s, source: p.source, tS };
+}
+
 /** Reads `#session=...&token=...` from a page URL fragment. */
 export function parseFragment(hash) {
   const params = new URLSearchParams(hash.replace(/^#/, ""));
@@ -76,6 +81,12 @@ export function applyMessage(state, msg) {
     state.title = msg.title;
     state.sessionId = msg.session_id;
     for (const p of msg.participants) Object.assign(participant(state, p.id), { role: p.role, name: p.name });
+    // A viewer that joins late starts from the settings in force (added to v1 additively).
+    if (typeof msg.show_numbers === "boolean") state.clientView = { showNumbers: msg.show_numbers };
+    if (msg.pacer && !state.pacerHistory.some((p) => p.effectiveS === msg.pacer.effective_s)) {
+      state.pacerHistory.push(pacerEntry("started", msg.pacer, msg.t_s));
+      state.pacerHistory.sort((a, b) => a.effectiveS - b.effectiveS);
+    }
     return true;
   }
   if (msg.type === "client_view") {
@@ -142,10 +153,7 @@ export function applyMessage(state, msg) {
       pushBounded(state.markers, { id: msg.id, tS: msg.t_s, text: msg.text }, LIST_KEPT);
       return true;
     case "pacer":
-      pushBounded(state.pacerHistory, {
-        change: msg.change, breathsPerMin: msg.breaths_per_min, exhaleRatio: msg.exhale_ratio,
-        effectiveS: msg.effective_s, anchorS: msg.anchor_s, source: msg.source, tS: msg.t_s,
-      }, 16);
+      pushBounded(state.pacerHistory, pacerEntry(msg.change, msg, msg.t_s), 16);
       return true;
     case "resonance":
       state.resonance = { ...msg };

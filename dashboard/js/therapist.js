@@ -19,6 +19,7 @@ let syncChart = null;
 let cuesShown = 0;
 let frameRequested = false;
 let sessionRow = null;
+let shownNumbers = false;
 
 function view(p) {
   let v = views.get(p.id);
@@ -116,6 +117,18 @@ function renderCues() {
   while (list.children.length > 100) list.lastElementChild.remove();
 }
 
+function resonanceText(r) {
+  if (!r) return "";
+  if (r.state === "running") {
+    return `resonance assessment: step ${(r.step ?? 0) + 1} at ${formatValue(r.breaths_per_min, 1)}/min, ${r.steps.length} measured`;
+  }
+  if (r.state === "finished") {
+    return r.resonance_bpm == null ? `resonance assessment finished without a rate (${r.reason ?? "too few usable steps"})`
+      : `resonance assessment finished: ${formatValue(r.resonance_bpm, 1)} breaths/min`;
+  }
+  return "resonance assessment cancelled";
+}
+
 function renderPacer() {
   const now = clock.at(performance.now() / 1000);
   const pacer = now === null ? null : pacerAt(state.pacerHistory, now);
@@ -123,9 +136,12 @@ function renderPacer() {
   $("pacer-now").textContent = pacer && pacer.breathsPerMin != null
     ? `${formatValue(pacer.breathsPerMin, 1)} breaths/min, in:out 1:${formatValue(pacer.exhaleRatio, 1)} (${pacer.source})${phase ? ` · breathe ${phase.phase}` : ""}`
     : "off";
-  $("show-numbers").checked = state.clientView.showNumbers;
-  const r = state.resonance;
-  $("resonance-now").textContent = r ? `resonance assessment: ${r.status ?? r.state ?? ""} ${r.breaths_per_min ? `at ${r.breaths_per_min}/min` : ""} ${r.best_breaths_per_min ? `· best ${r.best_breaths_per_min}/min` : ""}` : "";
+  // Follow the server's setting when it changes, not while the therapist is toggling it.
+  if (state.clientView.showNumbers !== shownNumbers) {
+    shownNumbers = state.clientView.showNumbers;
+    $("show-numbers").checked = shownNumbers;
+  }
+  $("resonance-now").textContent = resonanceText(state.resonance);
 }
 
 function render() {
@@ -271,7 +287,6 @@ async function main() {
     sessionRow = await api(`/api/sessions/${session}`);
     showSessionState();
   } catch (error) { showError("console-error", error); }
-  api(`/api/sessions/${session}/client-view`).then((v) => { state.clientView = { showNumbers: v.show_numbers }; scheduleRender(); }, () => {});
   setInterval(() => {
     $("session-clock").textContent = formatClock(clock.at(performance.now() / 1000));
     renderPacer();
@@ -281,7 +296,7 @@ async function main() {
     token,
     getAfterSeq: () => state.lastSeq ?? 0,
     onMessage: (msg) => {
-      if (typeof msg.t_s === "number" && msg.type !== "session") clock.observe(msg.t_s, performance.now() / 1000);
+      if (typeof msg.t_s === "number") clock.observe(msg.t_s, performance.now() / 1000);
       if (applyMessage(state, msg)) scheduleRender();
     },
     onStatus: (status, reason) => {

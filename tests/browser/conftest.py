@@ -31,10 +31,13 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 @pytest.fixture
-async def rig(tmp_path) -> AsyncIterator[DashboardRig]:
-    """A loopback service with a running session and two simulated straps at 4x real time."""
+async def rig(tmp_path, request: pytest.FixtureRequest) -> AsyncIterator[DashboardRig]:
+    """A loopback service with a running session and two simulated straps, at 4x real time
+    unless the test passes another scale (``@pytest.mark.parametrize("rig", [1.0],
+    indirect=True)``)."""
     settings = Settings(data_dir=tmp_path, secret_key="test-secret-key", port=0)
-    started = DashboardRig(settings, clock=ScaledClock(4.0))
+    scale = getattr(request, "param", 4.0)
+    started = DashboardRig(settings, clock=ScaledClock(scale))
     await started.start()
     yield started
     await started.stop()

@@ -247,3 +247,81 @@ async def test_replay_scrub_shows_the_matching_time(browser: Browser, rig: Dashb
 async def page_wait(rig: DashboardRig, session_s: float) -> None:
     """Wait until the rig's straps have streamed ``session_s`` seconds of session time."""
     await rig.clock.sleep(session_s)
+
+
+SAMPLE_PACER = """async ([n, everyMs]) => {
+    const out = [];
+    for (let i = 0; i < n; i += 1) {
+        const s = window.attune.shown;
+        out.push({ wall_s: Date.now() / 1000, breath: s.breath, phase: s.phase,
+                   word: document.getElementById('breath-word').textContent });
+        await new Promise(r => setTimeout(r, everyMs));
+    }
+    return out;
+}"""
+
+
+@pytest.mark.parametrize("rig", [1.0], indirect=True)
+async def test_pacer_phase_follows_the_set_rate(browser: Browser, rig: DashboardRig) -> None:
+    console = await signed_in_console(browser, rig)
+    client = await browser.new_page()
+    await client.goto(rig.client_url)
+    await client.wait_for_function("() => window.attune.state.participants.size === 1")
+    assert await client.is_hidden("#pacer")
+    # The therapist sets 6.5 breaths/min at I:E 1:2 with the console's controls.
+    await console.select_option("#pacer-rate", "6.5")
+    await console.select_option("#pacer-ratio", "2")
+    await console.click("#pacer-form button[type=submit]")
+    await client.wait_for_function(
+        "() => window.attune.shown.phase !== null", timeout=30_000, polling=100
+    )
+    pacer = await client.evaluate("() => window.attune.shown.pacer")
+    assert (pacer["breathsPerMin"], pacer["exhaleRatio"]) == (6.5, 2)
+    # Sample what the page shows for 6 s; compare with the phase expected at that moment
+    # from the rig's own session clock (independent of the page's estimate).
+    samples = await client.evaluate(SAMPLE_PACER, [60, 100])
+    period_s, inhale_s = 60 / 6.5, 60 / 6.5 / 3
+    errors, boundary = [], 0.3  # skip samples within 0.3 s of a phase change
+    for sample in samples:
+        t_s = sample["wall_s"] - rig.origin_s
+        into_s = (t_s - pacer["anchorS"]) % period_s
+        near = min(into_s, abs(into_s - inhale_s), period_s - into_s)
+        diff = (sample["breath"] - into_s / period_s + 0.5) % 1.0 - 0.5
+        errors.append(abs(diff) * period_s)
+        if near > boundary:
+            expected = "in" if into_s < inhale_s else "out"
+            assert sample["phase"] == expected
+            assert sample["word"] == f"breathe {expected}"
+    errors.sort()
+    assert errors[len(errors) // 2] < 0.25, f"median phase error {errors[len(errors) // 2]:.3f} s"
+    # ...and the phase advances at the set rate: unwrap it and fit breaths per second.
+    unwrapped, turns, last = [], 0.0, samples[0]["breath"]
+    for sample in samples:
+        if sample["breath"] < last - 0.5:
+            turns += 1
+        last = sample["breath"]
+        unwrapped.append(turns + sample["breath"])
+    wall = [s["wall_s"] for s in samples]
+    mean_w, mean_u = sum(wall) / len(wall), sum(unwrapped) / len(unwrapped)
+    slope = sum((w - mean_w) * (u - mean_u) for w, u in zip(wall, unwrapped, strict=True))
+    slope /= sum((w - mean_w) ** 2 for w in wall)
+    assert abs(slope * 60 - 6.5) < 0.15, f"page breathes at {slope * 60:.2f}/min"
+
+    # Reduced motion: no moving orb, the words still pace.
+    calm = await browser.new_page(reduced_motion="reduce")
+    await calm.goto(rig.client_url)
+    await calm.wait_for_function("() => window.attune.shown.phase !== null", timeout=30_000)
+    assert await calm.is_hidden("#orb")
+    assert (await calm.inner_text("#breath-word")).startswith("breathe ")
+
+    # Numbers only when the therapist turns them on; then the calm-meter shows them.
+    assert await client.is_hidden("#numbers")
+    await console.check("#show-numbers")
+    await client.wait_for_selector("#numbers", state="visible", timeout=15_000)
+    assert "of 100" in await client.inner_text("#numbers")
+    await console.uncheck("#show-numbers")
+    await client.wait_for_selector("#numbers", state="hidden", timeout=15_000)
+
+    # Stopping the pacer hides it on the client's screen.
+    await console.click("#pacer-stop")
+    await client.wait_for_selector("#pacer", state="hidden", timeout=15_000)

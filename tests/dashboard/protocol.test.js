@@ -113,3 +113,23 @@ test("resetStream clears streamed data but keeps the roster", async () => {
   assert.equal(state.participants.get(P).name, "Bea");
   assert.equal(applyMessage(state, beat(1, 1, 70)), true, "a restarted stream's low seq is accepted");
 });
+
+test("a late joiner starts from the session message's pacer and show_numbers", () => {
+  const state = createState();
+  const pacer = { breaths_per_min: 5.5, exhale_ratio: 2, effective_s: 40, anchor_s: 40, source: "therapist" };
+  const session = { v: 1, type: "session", seq: 7, t_s: 50, session_id: "s", title: "T",
+    participants: [], show_numbers: true, pacer };
+  applyMessage(state, session);
+  applyMessage(state, session); // a reconnect repeats it: not duplicated
+  assert.equal(state.clientView.showNumbers, true);
+  assert.equal(state.pacerHistory.length, 1);
+  assert.equal(state.pacerHistory[0].breathsPerMin, 5.5);
+  assert.equal(state.pacerHistory[0].exhaleRatio, 2);
+});
+
+test("resonance messages are kept for the console", () => {
+  const state = createState();
+  assert.equal(applyMessage(state, { v: 1, type: "resonance", seq: 1, t_s: 5, state: "running",
+    started_s: 5, step: 0, breaths_per_min: 7, step_end_s: 125, steps: [] }), true);
+  assert.equal(state.resonance.breaths_per_min, 7);
+});

@@ -47,6 +47,7 @@ class DashboardRig:
     service: LoopbackService | None = None
     session_id: str = ""
     cookie: str = ""
+    origin_s: float = 0.0  # wall time (clock.now_s) of session time zero
     client_token: str = ""
     participant_ids: dict[Role, str] = field(default_factory=dict)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
@@ -75,6 +76,10 @@ class DashboardRig:
     def client_url(self) -> str:
         fragment = urlencode({"session": self.session_id, "token": self.client_token})
         return f"{self.base_url}/client.html#{fragment}"
+
+    def session_time_s(self) -> float:
+        """Session time now, on the rig's clock."""
+        return self.clock.now_s() - self.origin_s
 
     def cookies(self) -> list[dict[str, str]]:
         """The login cookie, for ``BrowserContext.add_cookies``."""
@@ -128,6 +133,7 @@ class DashboardRig:
         )
         await svc.store.sessions.start(session.id, now_s=now_s)
         self.session_id = session.id
+        self.origin_s = now_s
         self.cookie = await svc.store.accounts.open_login(therapist.id, now_s=now_s, ttl_s=86400)
         link = await svc.store.sessions.create_link(
             session.id, "client", now_s=now_s, ttl_s=86400, created_by=therapist.id
