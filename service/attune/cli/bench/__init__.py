@@ -7,14 +7,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from attune.cli.bench import cue_flicker, engine, faults, latency, load, synchrony
+from attune.cli.bench import cue_flicker, dashboard, engine, faults, latency, load, synchrony
 
 if TYPE_CHECKING:
     from types import ModuleType
 
     from attune.cli.common import Subcommands
 
-BENCHMARKS: tuple[ModuleType, ...] = (engine, latency, load, faults, synchrony, cue_flicker)
+BENCHMARKS: tuple[ModuleType, ...] = (
+    engine,
+    latency,
+    load,
+    faults,
+    synchrony,
+    cue_flicker,
+    dashboard,
+)
 
 
 def register(commands: Subcommands) -> None:
