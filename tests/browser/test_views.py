@@ -325,3 +325,55 @@ async def test_pacer_phase_follows_the_set_rate(browser: Browser, rig: Dashboard
     # Stopping the pacer hides it on the client's screen.
     await console.click("#pacer-stop")
     await client.wait_for_selector("#pacer", state="hidden", timeout=15_000)
+
+
+async def test_console_resonance_assessment_and_session_end(
+    browser: Browser, rig: DashboardRig
+) -> None:
+    page = await signed_in_console(browser, rig)
+    await page.click("#resonance-start")
+    await page.wait_for_function(
+        "() => document.getElementById('resonance-now').textContent.includes('step 1 at 6.5')",
+        timeout=15_000,
+    )
+    # The assessment drives the pacer, which the console shows.
+    await page.wait_for_function(
+        "() => document.getElementById('pacer-now').textContent.includes('6.5 breaths/min')",
+        timeout=15_000,
+    )
+    await page.click("#resonance-stop")
+    await page.wait_for_function(
+        "() => document.getElementById('resonance-now').textContent.includes('cancelled')",
+        timeout=15_000,
+    )
+    # Cancelling again is refused, and the console says why.
+    await page.click("#resonance-stop")
+    await page.wait_for_function(
+        "() => document.getElementById('pacer-error').textContent.includes('no resonance')",
+        timeout=15_000,
+    )
+    await page.click("#stop")
+    await page.wait_for_function(
+        "() => document.getElementById('session-state').textContent === 'ended'", timeout=15_000
+    )
+    assert await page.is_hidden("#stop")
+
+
+@pytest.mark.parametrize(
+    ("width", "height"), [(390, 780), (820, 1180), (1920, 1080)], ids=["phone", "tablet", "tv"]
+)
+async def test_client_view_fits_phone_tablet_and_tv(
+    browser: Browser, rig: DashboardRig, width: int, height: int
+) -> None:
+    page = await browser.new_page(viewport={"width": width, "height": height})
+    await page.goto(rig.client_url)
+    await page.wait_for_function("() => window.attune.state.participants.size === 1")
+    sizes = await page.evaluate(
+        """() => ({ scroll: document.documentElement.scrollWidth, inner: innerWidth,
+                   meter: document.querySelector('#meter svg').getBoundingClientRect().width,
+                   word: parseFloat(
+                       getComputedStyle(document.getElementById('meter-word')).fontSize) })"""
+    )
+    assert sizes["scroll"] <= sizes["inner"]  # nothing runs off the side
+    assert sizes["meter"] >= 0.4 * min(width, height)  # the gauge is the large thing
+    assert sizes["word"] >= 20  # readable across a room on a TV, and on a phone
