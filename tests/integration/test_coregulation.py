@@ -12,16 +12,22 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
+from attune.api.app import create_app
 from attune.api.auth import COOKIE_NAME
 from attune.api.inputs import calm_baseline, session_inputs, stream_setup
 from attune.api.replay import build_timeline
+from attune.cues.config import default_cue_config
+from attune.errors import ConfigError
 from attune.hrv.engine import EngineConfig
 from attune.settings import Settings
 from attune.sim import (
@@ -438,3 +444,34 @@ async def test_a_learnt_calm_baseline_is_stored_and_the_next_session_starts_from
     assert first["state"] != "learning"
     assert first["baseline_progress"] == 1.0
     assert (await clients.baseline(session.client_id)) == stored  # not relearnt, not rewritten
+
+
+async def test_the_clinics_cue_file_is_used_and_a_bad_one_stops_the_app(
+    settings: Settings, tmp_path: Path
+) -> None:
+    good = tmp_path / "cues.toml"
+    good.write_text('[rules.client_arousal_rising]\ntext = "Slow down together."\n')
+    async for service in running(settings.model_copy(update={"cues_file": good})):
+        config = service.services.runtimes.cue_config
+        assert config.client_arousal_rising.text == "Slow down together."
+        assert config.attuned.text == default_cue_config().attuned.text  # the rest: defaults
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[general]\nstale_after_s = -1.0\n")
+    with pytest.raises(ConfigError, match="stale_after_s"):
+        create_app(settings.model_copy(update={"cues_file": bad}))
+
+
+def test_serve_with_a_bad_cue_file_says_why_and_exits(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[general]\nstale_after_s = -1.0\n")
+    command = [sys.executable, "-m", "attune", "serve", "--port", "0", "--cues", str(bad)]
+    result = subprocess.run(
+        [*command, "--data-dir", str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "stale_after_s" in result.stdout

@@ -17,6 +17,7 @@ from attune.api.deps import Services
 from attune.api.links import ingest_url, issue_sign_in_link, issue_view_link
 from attune.cli.common import (
     add_server_options,
+    check_cues,
     http_base,
     say,
     settings_from,
@@ -55,6 +56,8 @@ def register(commands: Subcommands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not check_cues(settings_from(args)):
+        return 1
     asyncio.run(_demo(args))
     return 0
 
