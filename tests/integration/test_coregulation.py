@@ -475,3 +475,20 @@ def test_serve_with_a_bad_cue_file_says_why_and_exits(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "stale_after_s" in result.stdout
+
+
+async def test_controls_on_postgresql(pg_service: RunningService) -> None:
+    session = await pg_service.new_session()
+    http = session.therapist.http
+    await http.put(f"/api/sessions/{session.id}/pacer", json={"breaths_per_min": 4.5})
+    await http.put(f"/api/sessions/{session.id}/client-view", json={"show_numbers": True})
+    assert (await http.post(f"/api/sessions/{session.id}/resonance")).status_code == 201
+    store = pg_service.services.store
+    kinds = [c.kind for c in await store.controls.of_session(session.id)]
+    assert kinds == ["pacer", "client_view", "resonance_start"]
+    assert await store.sessions.show_numbers(session.id) is True
+    changes = await store.events.pacer_changes(session.id)
+    assert [(p.breaths_per_min, p.source) for p in changes] == [
+        (4.5, "therapist"),
+        (6.5, "resonance-assessment"),
+    ]
