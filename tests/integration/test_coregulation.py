@@ -26,6 +26,7 @@ from attune.api.app import create_app
 from attune.api.auth import COOKIE_NAME
 from attune.api.inputs import calm_baseline, session_inputs, stream_setup
 from attune.api.replay import build_timeline
+from attune.cli.demo import play_therapist
 from attune.cues.config import default_cue_config
 from attune.errors import ConfigError
 from attune.hrv.engine import EngineConfig
@@ -43,7 +44,7 @@ from attune.sim import (
     therapy_session,
 )
 from attune.sim import Role as SimRole
-from tests.integration.conftest import FakeClock, RunningService, running
+from tests.integration.conftest import PASSWORD, FakeClock, RunningService, running
 from tests.integration.dyad_feed import DyadFeed, send
 from tests.integration.test_live import watch
 
@@ -491,4 +492,35 @@ async def test_controls_on_postgresql(pg_service: RunningService) -> None:
     assert [(p.breaths_per_min, p.source) for p in changes] == [
         (4.5, "therapist"),
         (6.5, "resonance-assessment"),
+    ]
+
+
+async def test_the_demo_therapist_sets_the_pacer_over_rest_at_grounding(
+    clocked_service: RunningService, clock: FakeClock
+) -> None:
+    service = clocked_service
+    therapist = await service.therapist()
+    session = await service.new_session(therapist)
+    origin_s = clock.now_s
+
+    async def sleep(delay_s: float) -> None:
+        clock.now_s += delay_s
+
+    script = therapy_session()
+    await play_therapist(
+        service.base_url,
+        session.id,
+        therapist.username,
+        PASSWORD,
+        script,
+        origin_s=origin_s,
+        cycles=1,
+        clock=clock,
+        sleep=sleep,
+    )
+    grounding, recovery = script.phase_starts_s[3], script.phase_starts_s[5]
+    changes = await service.services.store.events.pacer_changes(session.id)
+    assert [(p.t_s, p.breaths_per_min, p.inhale_exhale_ratio, p.source) for p in changes] == [
+        (grounding, 6.0, 1.5, "therapist"),
+        (recovery, None, None, "therapist"),
     ]
