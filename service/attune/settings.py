@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     live_stream_ttl_s: float = Field(default=3600.0, ge=60.0)
     # Publish live sessions to Lab Streaming Layer (`attune serve --lsl`; docs/exports.md).
     lsl: bool = False
+    # The clinic's cue settings (TOML, docs/coregulation.md), over the shipped defaults.
+    cues_file: Path | None = None
 
     def resolved_secret_key(self) -> str:
         """The configured key, or one kept in ``data_dir/secret.key`` so links survive restarts."""

@@ -11,6 +11,7 @@ from alembic.config import Config
 from sqlalchemy import Connection, insert, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from attune.errors import ConflictError
 from attune.store import Store, schema
 from attune.store.database import MIGRATIONS_DIR
 from tests.integration.conftest import POSTGRES_URL, _drop_schema, _fresh_schema
@@ -94,5 +95,33 @@ async def test_0002_keeps_old_recordings_and_orders_them_by_commit(old_database)
             None,
         )
         assert await store.recording.last_input_no("s1") == 3
+    finally:
+        await store.close()
+
+
+async def test_0003_adds_session_controls_and_the_client_view_setting(old_database) -> None:
+    engine, url, pg_schema = old_database
+    async with engine.begin() as conn:
+        await conn.run_sync(_upgrade_to("0002"))
+        await conn.execute(
+            text(
+                "INSERT INTO sessions (id, title, created_at_s, notes) "
+                "VALUES ('s1', 'Old session', 100.0, '')"
+            )
+        )
+    store = await Store.open(url, schema=pg_schema)
+    try:
+        assert await store.sessions.show_numbers("s1") is False
+        await store.sessions.set_show_numbers("s1", True)
+        assert await store.sessions.show_numbers("s1") is True
+        body = {"breaths_per_min": 6.0, "exhale_ratio": 1.5, "source": "therapist"}
+        added = await store.controls.add(
+            "s1", input_no=1, t_s=5.0, kind="pacer", body=body, author_id=None, now_s=105.0
+        )
+        assert await store.controls.of_session("s1") == [added]
+        with pytest.raises(ConflictError):  # one input per number and session
+            await store.controls.add(
+                "s1", input_no=1, t_s=6.0, kind="pacer_stop", body={}, author_id=None, now_s=106.0
+            )
     finally:
         await store.close()

@@ -23,6 +23,7 @@ from attune.api.routes import ROUTERS
 from attune.api.runtime import SessionRuntimes
 from attune.api.sockets import Viewers
 from attune.api.tokens import Tokens
+from attune.cues.config import load_cue_config
 from attune.hub.memory import MemoryHub
 from attune.settings import Settings
 from attune.store import Store
@@ -56,7 +57,9 @@ async def _headers(request: Request, call_next: RequestResponseEndpoint) -> Resp
 def create_app(
     settings: Settings, *, clock: Clock = time.time, passwords: Passwords | None = None
 ) -> FastAPI:
-    """Build the service. The database is opened (and migrated) in the lifespan."""
+    """Build the service. The database is opened (and migrated) in the lifespan; the cue
+    settings are read now (ConfigError: a clear reason, before anything starts)."""
+    cue_config = load_cue_config(settings.cues_file)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -64,11 +67,11 @@ def create_app(
         viewers = Viewers()
         cluster = None
         if settings.redis_url:  # scale-out: Redis Streams fan-out and session leases
-            cluster = await RedisCluster.start(settings, store, viewers)
+            cluster = await RedisCluster.start(settings, store, viewers, cue_config)
             runtimes = cluster.runtimes
         else:
             hub = MemoryHub(settings.live_buffer_messages, settings.subscriber_queue_messages)
-            runtimes = SessionRuntimes(store, hub)
+            runtimes = SessionRuntimes(store, hub, cue_config=cue_config)
         app.state.services = Services(
             settings=settings,
             store=store,

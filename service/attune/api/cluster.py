@@ -26,6 +26,7 @@ from redis.exceptions import RedisError
 from attune.api.ownership import RedisLeases
 from attune.api.runtime import SessionRuntimes
 from attune.api.sockets import Viewers
+from attune.cues.config import CueConfig, default_cue_config
 from attune.errors import ConfigError, OwnedElsewhereError
 from attune.hub.redis import RedisHub, RedisKeys
 from attune.settings import Settings
@@ -118,7 +119,9 @@ class RedisCluster:
     _sweeper: asyncio.Task[None] | None = None
 
     @classmethod
-    async def start(cls, settings: Settings, store: Store, viewers: Viewers) -> RedisCluster:
+    async def start(
+        cls, settings: Settings, store: Store, viewers: Viewers, cue_config: CueConfig | None = None
+    ) -> RedisCluster:
         """Connect to ``settings.redis_url`` and start reading, writing and renewing."""
         url = settings.redis_url or ""
         instance_id = settings.resolved_instance_id()
@@ -136,7 +139,9 @@ class RedisCluster:
             queue_messages=settings.subscriber_queue_messages,
             stream_ttl_s=settings.live_stream_ttl_s,
         )
-        runtimes = SessionRuntimes(store, hub, leases)
+        runtimes = SessionRuntimes(
+            store, hub, leases, cue_config=cue_config or default_cue_config()
+        )
         leases.on_lost = runtimes.drop
         RedisPeers(hub, runtimes, viewers).connect()
         try:

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 import uvicorn
 from fastapi import FastAPI
 
-from attune.errors import AttuneError
+from attune.cues.config import load_cue_config
+from attune.errors import AttuneError, ConfigError
 from attune.settings import Settings
 from attune.store import Store
 
@@ -34,7 +35,24 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
 def add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (0: any free)")
+    parser.add_argument(
+        "--cues",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the clinic's cue settings, a TOML file over the defaults (ATTUNE_CUES_FILE)",
+    )
     add_data_options(parser)
+
+
+def check_cues(settings: Settings) -> bool:
+    """Whether the cue settings load; if not, say why (before anything starts)."""
+    try:
+        load_cue_config(settings.cues_file)
+    except ConfigError as exc:
+        say(f"error: {exc}")
+        return False
+    return True
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -43,6 +61,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
     }
     if args.data_dir is not None:
         overrides["data_dir"] = args.data_dir
+    if getattr(args, "cues", None) is not None:
+        overrides["cues_file"] = args.cues
     return Settings(**overrides)  # type: ignore[arg-type]
 
 

@@ -1,6 +1,11 @@
 """``attune demo``: the service, an embedded SQLite database and two simulated straps (a
 therapist and a client) streaming through the real ingest websocket, with ready-to-use links:
-a one-time sign-in to the therapist console, the client's view and the team's replay."""
+a one-time sign-in to the therapist console, the client's view and the team's replay.
+
+The straps play the scripted 20-minute therapy session (baseline, conversation, a client
+arousal episode, the therapist grounding with paced breathing, recovery) over and over, and a
+simulated therapist sets the breathing pacer over the REST API when grounding begins and stops
+it at recovery, as a therapist would from the console; synchrony and cues follow live."""
 
 from __future__ import annotations
 
@@ -12,11 +17,14 @@ import secrets
 import time
 from typing import TYPE_CHECKING
 
+import httpx
+
 from attune.api.app import create_app
 from attune.api.deps import Services
 from attune.api.links import ingest_url, issue_sign_in_link, issue_view_link
 from attune.cli.common import (
     add_server_options,
+    check_cues,
     http_base,
     say,
     settings_from,
@@ -31,6 +39,7 @@ from attune.sim import (
     THERAPIST_PROFILE,
     Coupling,
     DyadSimulator,
+    SessionScript,
     StrapPacketizer,
     therapy_session,
 )
@@ -38,6 +47,8 @@ from attune.sim import Role as SimRole
 from attune.store import ClientRow, LinkRole, Role, Store, TherapistRow
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from attune.cli.common import Subcommands
 
 DEMO_USER = "demo"
@@ -55,6 +66,8 @@ def register(commands: Subcommands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not check_cues(settings_from(args)):
+        return 1
     asyncio.run(_demo(args))
     return 0
 
@@ -74,7 +87,7 @@ async def _demo(args: argparse.Namespace) -> None:
         "Demo session", now_s=now_s, client_id=client.id, therapist_id=therapist.id
     )
     await svc.store.sessions.start(session.id, now_s=now_s)
-    straps = []
+    straps: list[asyncio.Task[None]] = []
     # The scripted session (baseline, conversation, a client arousal episode, grounding, paced
     # breathing, recovery) loops for as long as the demo runs; the client follows the
     # therapist's slow HR changes 3 s later.
@@ -128,6 +141,12 @@ async def _demo(args: argparse.Namespace) -> None:
     say(f"  (the console link signs you in once; after that sign in as {DEMO_USER} / {password})")
     say("Press Ctrl-C to stop.")
 
+    script = dyad.script
+    straps.append(
+        asyncio.create_task(
+            play_therapist(base, session.id, DEMO_USER, password, script, origin_s=now_s)
+        )
+    )
     await stop.wait()
     for task in straps:
         task.cancel()
@@ -158,3 +177,56 @@ async def _demo_accounts(svc: Services, password: str) -> tuple[TherapistRow, Cl
         therapist.id, DEMO_CLIENT, "Client (demo)", now_s=time.time()
     )
     return therapist, client
+
+
+PacerStep = tuple[float, float | None, float]  # (script time, breaths/min or None, exhale ratio)
+
+
+def pacer_plan(script: SessionScript) -> list[PacerStep]:
+    """When the script's paced breathing starts, changes and stops."""
+    plan: list[PacerStep] = []
+    rate: float | None = None
+    for start_s, phase in zip(script.phase_starts_s, script.phases, strict=True):
+        paced = phase.pacer
+        if paced is None and rate is not None:
+            plan.append((start_s, None, 0.0))
+            rate = None
+        elif paced is not None and paced.breaths_per_min != rate:
+            ratio = round((1.0 - paced.inhale_fraction) / paced.inhale_fraction, 2)
+            plan.append((start_s, paced.breaths_per_min, ratio))
+            rate = paced.breaths_per_min
+    return plan
+
+
+async def play_therapist(
+    base: str,
+    session_id: str,
+    username: str,
+    password: str,
+    script: SessionScript,
+    *,
+    origin_s: float,
+    cycles: int | None = None,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
+    """Sign in and set the pacer over REST as the looping script reaches paced breathing
+    (and stop it after), for ``cycles`` rounds of the script (None: until cancelled)."""
+    plan = pacer_plan(script)
+    async with httpx.AsyncClient(base_url=base, timeout=30.0) as http:
+        login = await http.post(
+            "/api/auth/login", json={"username": username, "password": password}
+        )
+        login.raise_for_status()
+        url = f"/api/sessions/{session_id}/pacer"
+        cycle = 0
+        while cycles is None or cycle < cycles:
+            for t_s, rate, ratio in plan:
+                await sleep(max(0.0, origin_s + cycle * script.duration_s + t_s - clock()))
+                if rate is None:
+                    response = await http.delete(url)
+                else:
+                    body = {"breaths_per_min": rate, "exhale_ratio": ratio}
+                    response = await http.put(url, json=body)
+                response.raise_for_status()
+            cycle += 1

@@ -13,6 +13,7 @@ from attune.api.app import create_app
 from attune.api.deps import Services
 from attune.cli.common import (
     add_server_options,
+    check_cues,
     http_base,
     say,
     settings_from,
@@ -50,6 +51,8 @@ def _report_failure(task: asyncio.Task[None]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
+    if not check_cues(settings):
+        return 1
     lsl = args.lsl or settings.lsl
     if lsl:
         try:

@@ -38,14 +38,15 @@ def upgrade() -> None:
         ["session_id", "input_no"],
         unique=True,
     )
-    with op.batch_alter_table("sessions") as batch:
-        batch.add_column(
-            sa.Column("show_numbers", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    # A plain ADD COLUMN (SQLite takes it with a constant default). Not a batch operation: on
+    # SQLite that copies and drops the table, and dropping ``sessions`` would cascade.
+    op.add_column(
+        "sessions",
+        sa.Column("show_numbers", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("sessions") as batch:
-        batch.drop_column("show_numbers")
+    op.drop_column("sessions", "show_numbers")
     op.drop_index("ix_session_controls_session_input", table_name="session_controls")
     op.drop_table("session_controls")
