@@ -12,6 +12,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from tests.integration.conftest import running
 from tests.integration.test_ingest import auth, batch, greeted
 from tests.integration.test_live import link_event, stream, watch
 
@@ -206,13 +207,27 @@ async def test_erasing_a_client_removes_their_sessions_and_closes_viewers(servic
     }
 
 
-async def test_view_urls_redirect_to_their_page_or_say_it_is_missing(service) -> None:
+async def test_view_urls_redirect_to_their_page(service) -> None:
     async with httpx.AsyncClient(base_url=service.base_url) as http:
-        therapist = await http.get("/view/therapist")
-        missing = await http.get("/view/client")
-    assert (therapist.status_code, therapist.headers["location"]) == (307, "/therapist.html")
-    assert missing.status_code == 404
-    assert "client view is not part of this build" in missing.text
+        for view in ("therapist", "client", "replay"):
+            response = await http.get(f"/view/{view}")
+            assert (response.status_code, response.headers["location"]) == (307, f"/{view}.html")
+            page = await http.get(f"/{view}.html")
+            assert page.status_code == 200
+            assert '<script type="module"' in page.text
+
+
+async def test_a_view_missing_from_the_build_says_so(settings, tmp_path) -> None:
+    dashboard = tmp_path / "dashboard"
+    dashboard.mkdir()
+    (dashboard / "therapist.html").write_text("<!doctype html><title>console</title>")
+    async for running_service in running(settings.model_copy(update={"dashboard_dir": dashboard})):
+        async with httpx.AsyncClient(base_url=running_service.base_url) as http:
+            therapist = await http.get("/view/therapist")
+            missing = await http.get("/view/client")
+        assert therapist.status_code == 307
+        assert missing.status_code == 404
+        assert "client view is not part of this build" in missing.text
 
 
 async def test_the_openapi_document_is_complete(service) -> None:
