@@ -36,6 +36,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from attune.api.auth import COOKIE_NAME
+from attune.api.inputs import session_inputs, stream_setup
 from attune.api.stream import SessionStream, live_order
 from attune.collector.outbox import MemoryOutbox
 from attune.collector.uplink import Uplink
@@ -297,10 +298,13 @@ async def _oracle(schema_name: str, session_id: str) -> tuple[list[dict], dict[s
     store = await Store.open(POSTGRES_URL, schema=schema_name)
     try:
         session = await store.sessions.get(session_id)
-        stream = SessionStream(session.origin_s)
+        # Built as the service builds it: roles (synchrony, cues), stored baselines, controls.
+        participants = await store.sessions.participants(session_id)
+        setup = await stream_setup(store, session, participants)
+        stream = SessionStream(session.origin_s, setup.pipeline())
         expected = [
             json.loads(m.model_dump_json())
-            for item in live_order(await store.recording.inputs(session_id))
+            for item in live_order(await session_inputs(store, session_id))
             for m in stream.feed(item)
         ]
         n = schema.notifications
