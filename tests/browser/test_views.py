@@ -377,3 +377,38 @@ async def test_client_view_fits_phone_tablet_and_tv(
     assert sizes["scroll"] <= sizes["inner"]  # nothing runs off the side
     assert sizes["meter"] >= 0.4 * min(width, height)  # the gauge is the large thing
     assert sizes["word"] >= 20  # readable across a room on a TV, and on a phone
+
+
+async def test_reviewer_link_replays_and_exports_without_a_login(
+    browser: Browser, rig: DashboardRig
+) -> None:
+    await rig.clock.sleep(60.0)
+    page = await browser.new_page()  # no login cookie: the link's token is the credential
+    await page.goto(rig.reviewer_url)
+    await page.wait_for_function(
+        "() => document.getElementById('title').textContent === 'Replay · Dashboard session'",
+        timeout=15_000,
+    )
+    assert "replay.html" in page.url
+    await page.click("#play")
+    await page.wait_for_function(
+        "() => [...window.attune.state.participants.values()].every(p => p.beats > 5)",
+        timeout=30_000,
+    )
+    # A plain link cannot carry the bearer token: the page fetches the file and saves it.
+    async with page.expect_download() as download_info:
+        await page.click("#exports a[download='beats.csv']")
+    download = await download_info.value
+    path = await download.path()
+    assert download.suggested_filename == "beats.csv"
+    header = path.read_text().splitlines()[0]
+    assert "rr_ms" in header
+
+
+async def test_a_client_link_cannot_open_the_replay(browser: Browser, rig: DashboardRig) -> None:
+    page = await browser.new_page()
+    await page.goto(f"{rig.base_url}/replay.html#session={rig.session_id}&token={rig.client_token}")
+    await page.wait_for_function(
+        "() => document.getElementById('replay-error').textContent.length > 0", timeout=15_000
+    )
+    assert await page.evaluate("() => window.attune.state.participants.size") == 0

@@ -49,6 +49,7 @@ class DashboardRig:
     cookie: str = ""
     origin_s: float = 0.0  # wall time (clock.now_s) of session time zero
     client_token: str = ""
+    reviewer_token: str = ""
     participant_ids: dict[Role, str] = field(default_factory=dict)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     _tokens: dict[Role, str] = field(default_factory=dict)
@@ -71,6 +72,11 @@ class DashboardRig:
     @property
     def replay_url(self) -> str:
         return f"{self.base_url}/replay.html#{urlencode({'session': self.session_id})}"
+
+    @property
+    def reviewer_url(self) -> str:
+        fragment = urlencode({"session": self.session_id, "token": self.reviewer_token})
+        return f"{self.base_url}/replay.html#{fragment}"
 
     @property
     def client_url(self) -> str:
@@ -139,6 +145,10 @@ class DashboardRig:
             session.id, "client", now_s=now_s, ttl_s=86400, created_by=therapist.id
         )
         self.client_token = svc.tokens.link(link.id, link.expires_at_s)
+        review = await svc.store.sessions.create_link(
+            session.id, "reviewer", now_s=now_s, ttl_s=86400, created_by=therapist.id
+        )
+        self.reviewer_token = svc.tokens.link(review.id, review.expires_at_s)
         named: tuple[tuple[Role, str], ...] = (("therapist", "Therapist"), ("client", "Client"))
         for role, name in named:
             row, self._tokens[role] = await svc.store.sessions.add_participant(
