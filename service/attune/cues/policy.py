@@ -73,7 +73,9 @@ class _History:
         if len(recent) < MIN_TREND_READINGS or recent[-1][0] - recent[0][0] < window_s / 2:
             return None
         t, c = np.array(recent).T
-        return float(np.polyfit(t - t[-1], c, 1)[0] * 60.0)
+        t = t - t.mean()
+        # The least-squares slope in closed form (np.polyfit's answer, at a tenth of its cost).
+        return float((t @ (c - c.mean())) / (t @ t) * 60.0)
 
     def lowest_since(self, t_s: float) -> float | None:
         values = [c for t, c in self.points if t >= t_s]

@@ -44,6 +44,8 @@ from attune.pipeline.events import (
     SynchronyEvent,
 )
 
+CUE_UPDATE_S = 1.0  # the cue policy runs at most this often (session time), but on signal loss
+
 
 @dataclass(slots=True)
 class _Person:
@@ -111,12 +113,15 @@ class CoRegulation:
                 person.metrics = event.snapshot
             elif isinstance(event, CalmEvent):
                 person.calm = event.reading
-                out += self._update_cues(event.reading.t_s)
+                # Both meters move once a second; the rules' hold times are 5 s and more, so
+                # one update a second of session time is enough.
+                if event.reading.t_s >= self._last_t_s + CUE_UPDATE_S:
+                    out += self._update_cues(event.reading.t_s)
             elif isinstance(event, QualityEvent):
                 signal_ok = event.gap_open is None and event.contact is not False
                 if signal_ok != person.signal_ok:
                     person.signal_ok = signal_ok
-                    out += self._update_cues(event.t_s)
+                    out += self._update_cues(event.t_s)  # a lost signal pauses cues at once
         return out
 
     def _beat(self, role: Role, event: BeatEvent) -> list[CoregEvent]:
