@@ -53,7 +53,6 @@ export function createSessionClock() {
       const candidate = tS - localS;
       if (offset === null || candidate > offset) offset = candidate;
     },
-    reset() { offset = null; },
     at(localS) { return offset === null ? null : localS + offset; },
   };
 }

@@ -25,16 +25,6 @@ export class RingSeries {
 
   clear() { this.start = 0; this.length = 0; }
 
-  /** The newest sample's time, or null when empty. */
-  lastT() { return this.length ? this.t[(this.start + this.length - 1) % this.capacity] : null; }
-
-  /** The newest sample's value, or null when empty or a break. */
-  lastValue() {
-    if (!this.length) return null;
-    const v = this.v[(this.start + this.length - 1) % this.capacity];
-    return Number.isNaN(v) ? null : v;
-  }
-
   /**
    * Samples with t >= fromS, oldest first, as {t, v, flag} arrays (v holds null for breaks).
    * Samples must have been pushed in non-decreasing t, which live and replay streams keep.
