@@ -32,10 +32,13 @@ async def test_service_down_mid_stream_every_batch_arrives_once(
     await run.streaming(notifications=5)
     await service.stop()
     outbox = run.collector.uplinks[0].outbox
+    # Messages already written to the socket stay frozen (the service may have committed
+    # them); how many were in flight at the stop depends on scheduling, so count from here.
+    pending_at_stop = len(outbox)
     before = run.link().stats.notifications
     await run.streaming(notifications=20)  # the strap keeps streaming into the outbox
     assert run.link().stats.notifications - before >= 20
-    assert 0 < len(outbox) < 5  # twenty notifications coalesced into a few messages
+    assert 0 < len(outbox) <= pending_at_stop + 2  # twenty notifications in a message or two
     await service.start()
     await eventually(lambda: len(outbox) == 0, "the outbox to drain")
     await run.streaming(notifications=5)
