@@ -43,6 +43,7 @@ import numpy as np
 import numpy.typing as npt
 
 from attune.errors import DataError
+from attune.hrv.frozen import builder
 
 MAD_TO_SD = 1.4826  # consistent estimator of the SD for normal data
 ARTEFACT_LIMIT = 0.10  # the time-domain gate (§2.3): above 10 % the window is not trusted
@@ -125,6 +126,9 @@ class CalmReading:
     band: CalmBand | None
     confidence: float  # 0-1
     baseline_progress: float  # 0-1, share of the baseline collected
+
+
+_reading_of = builder(CalmReading)  # positional and fast (``attune.hrv.frozen``)
 
 
 @dataclass(slots=True)
@@ -236,4 +240,4 @@ class CalmTracker:
 
     def _reading(self, t_s: float, state: CalmState, confidence: float) -> CalmReading:
         calm = None if self._z is None else 100.0 / (1.0 + math.exp(-self._z))
-        return CalmReading(t_s, state, calm, self._band, confidence, self._progress(t_s))
+        return _reading_of(t_s, state, calm, self._band, confidence, self._progress(t_s))

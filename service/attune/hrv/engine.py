@@ -46,6 +46,7 @@ from attune.hrv.coherence import (
     respiration,
     short_spectrum,
 )
+from attune.hrv.frozen import builder
 from attune.hrv.nonlinear import baevsky, dfa_alpha1
 from attune.hrv.quality import (
     COHERENCE_ARTEFACT_LIMIT,
@@ -170,6 +171,12 @@ class ScreenedBeat:
 
 EngineOutput = ScreenedBeat | CalmReading
 
+# Fast constructors for the outputs made on every beat or slow update (``frozen``).
+_snapshot_of = builder(MetricsSnapshot)
+_screened_of = builder(ScreenedBeat)
+_slow_of = builder(SlowMetrics)
+_gates_of = builder(QualityGates)
+
 
 def _ring_capacity(config: EngineConfig) -> int:
     """Power of two holding the longest window at the shortest in-range interval."""
@@ -270,7 +277,7 @@ class ParticipantEngine:
         for verdict in verdicts:
             beat = self._pending.popleft()
             snapshot = self._count(beat, KIND_CODES[verdict])
-            out.append(ScreenedBeat(beat, verdict, snapshot))
+            out.append(_screened_of(beat, verdict, snapshot))
             fast_hr = 60000.0 * self._fast_n / self._fast_sum_ms if self._fast_n else None
             reading = self._calm.update(
                 beat.t_s,
@@ -387,11 +394,10 @@ class ParticipantEngine:
             td_gate = Gate.ARTEFACTS if share > TIME_DOMAIN_ARTEFACT_LIMIT else Gate.OK
         quality = self._quality
         if quality.time_domain is not td_gate:
-            quality = self._quality = QualityGates(
+            quality = self._quality = _gates_of(
                 td_gate, quality.frequency, quality.coherence, quality.dfa, quality.stress
             )
-        # Positional: this runs on every beat, and keyword arguments cost a third more.
-        return MetricsSnapshot(
+        return _snapshot_of(
             t_s,
             60000.0 / mean_nn if mean_nn else None,  # hr_bpm
             rmssd,
@@ -509,7 +515,7 @@ class ParticipantEngine:
         if t_s >= self._next_stress_s:
             self._update_stress(t_s)
 
-        self._slow = SlowMetrics(
+        self._slow = _slow_of(
             t_s=t_s,
             freq_window_s=freq.window_s if freq else 0.0,
             lf_ms2=freq.lf_ms2 if freq else None,
@@ -530,7 +536,7 @@ class ParticipantEngine:
             dfa_gate=dfa_gate,
             stress_gate=self._stress_gate,
         )
-        self._quality = QualityGates(
+        self._quality = _gates_of(
             self._quality.time_domain, freq_gate, coh_gate, dfa_gate, self._stress_gate
         )
 
