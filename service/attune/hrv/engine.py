@@ -30,6 +30,7 @@ Gaps
 from __future__ import annotations
 
 import math
+from array import array
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -195,11 +196,17 @@ class ParticipantEngine:
         self._pending: deque[Beat] = deque()
         capacity = _ring_capacity(self.config)
         self._mask = capacity - 1
-        self._t = np.zeros(capacity)
-        self._rr = np.zeros(capacity)
-        self._code = np.zeros(capacity, dtype=np.int8)
-        self._pair = np.zeros(capacity, dtype=np.bool_)
-        self._flags_through = np.zeros(capacity, dtype=np.int32)  # flagged beats up to a seq
+        # Rings in ``array.array``: the per-beat path reads and writes single items, which
+        # costs a fraction of numpy's scalar indexing; the slow metrics see the same memory
+        # through numpy views.
+        self._t = array("d", [0.0]) * capacity
+        self._rr = array("d", [0.0]) * capacity
+        self._code = array("b", [0]) * capacity
+        self._pair = array("b", [0]) * capacity
+        self._flags_through = array("i", [0]) * capacity  # flagged beats up to a seq
+        self._t_view = np.frombuffer(self._t, dtype=np.float64)
+        self._rr_view = np.frombuffer(self._rr, dtype=np.float64)
+        self._code_view = np.frombuffer(self._code, dtype=np.int8)
         self._flag_total = 0
         self._seq = 0  # decided beats so far
         self._run_start = 0  # seq of the first beat after the last long gap
@@ -319,7 +326,7 @@ class ParticipantEngine:
         else:
             self._n_flag += 1
         if pair:
-            self._add_pair(rr, float(self._rr[prev]), 1)
+            self._add_pair(rr, self._rr[prev], 1)
         self._evict(t_s - self.config.window_s)
         self._evict_fast(t_s - self.config.calm.hr_window_s)
         if t_s >= self._next_slow_s:
@@ -343,8 +350,8 @@ class ParticipantEngine:
         mask, t, rr = self._mask, self._t, self._rr
         while self._first < self._seq - 1:
             j = self._first & mask
-            rr_j = float(rr[j])
-            if float(t[j]) - rr_j / 1000.0 >= horizon_s:
+            rr_j = rr[j]
+            if t[j] - rr_j / 1000.0 >= horizon_s:
                 return
             self._n_all -= 1
             self._span_ms -= rr_j
@@ -358,7 +365,7 @@ class ParticipantEngine:
             k = (self._first + 1) & mask
             if self._pair[k]:
                 self._pair[k] = False
-                self._add_pair(float(rr[k]), rr_j, -1)
+                self._add_pair(rr[k], rr_j, -1)
             self._first += 1
 
     def _evict_fast(self, horizon_s: float) -> None:
@@ -366,8 +373,8 @@ class ParticipantEngine:
         mask, t, rr = self._mask, self._t, self._rr
         while self._fast_first < self._seq - 1:
             j = self._fast_first & mask
-            rr_j = float(rr[j])
-            if float(t[j]) - rr_j / 1000.0 >= horizon_s:
+            rr_j = rr[j]
+            if t[j] - rr_j / 1000.0 >= horizon_s:
                 return
             if self._code[j] == 0:
                 self._fast_n -= 1
@@ -435,13 +442,13 @@ class ParticipantEngine:
         n = self._seq - first
         if n <= 0:
             return 0.0
-        before = int(self._flags_through[(first - 1) & self._mask]) if first > 0 else 0
+        before = self._flags_through[(first - 1) & self._mask] if first > 0 else 0
         return (self._flag_total - before) / n
 
     def _held(self, first: int) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]]:
         """Times, intervals and acceptance of the beats from seq ``first`` to the newest."""
         idx = np.arange(first, self._seq) & self._mask
-        return self._t[idx], self._rr[idx], self._code[idx] == 0
+        return self._t_view[idx], self._rr_view[idx], self._code_view[idx] == 0
 
     def _gap_share(self, start_s: float, end_s: float) -> float:
         covered = sum(max(0.0, min(b, end_s) - max(a, start_s)) for a, b in self._gaps)
