@@ -199,6 +199,15 @@ class _SortedWindow:
         frac = pos - lo
         return s[lo] if frac == 0.0 else s[lo] + (s[lo + 1] - s[lo]) * frac
 
+    def push_threshold(self, value: float) -> float:
+        """``push`` then ``threshold``, in one call (twice per window on every beat)."""
+        fifo, s = self._fifo, self._sorted
+        if len(fifo) == self._size:
+            del s[bisect_left(s, fifo.popleft())]
+        fifo.append(value)
+        insort(s, value)
+        return self.threshold()
+
     def threshold(self) -> float:
         """alpha * QD, or 0 while there are too few values to estimate it."""
         s = self._sorted
@@ -288,20 +297,20 @@ class CausalScreen:
             # Out-of-range values never enter the statistics, and break the dRR chain.
             self._prev_rr = None
             return _Stats(rr_ms, 0.0, 0.0, rr_ms, 0.0, False, preset)
-        contiguous = self._prev_rr is not None
-        drr = rr_ms - self._prev_rr if self._prev_rr is not None else 0.0
+        prev_rr = self._prev_rr
         self._prev_rr = rr_ms
-        if contiguous:
-            self._abs_drr.push(abs(drr))
-            self._fast_drr.push(abs(drr))
+        contiguous = prev_rr is not None
+        drr_n = 0.0
+        if prev_rr is not None:  # Th1 is only needed where dRR is defined
+            drr = rr_ms - prev_rr
+            th1 = max(
+                self._abs_drr.push_threshold(abs(drr)), self._fast_drr.push_threshold(abs(drr))
+            )
+            drr_n = drr / th1 if th1 > 0 else 0.0
         self._median.push(rr_ms)
         median = self._median.quantile(0.5)
         mrr = _deviation_ms(rr_ms, median)
-        self._abs_mrr.push(abs(mrr))
-        self._fast_mrr.push(abs(mrr))
-        th1 = max(self._abs_drr.threshold(), self._fast_drr.threshold())
-        th2 = max(self._abs_mrr.threshold(), self._fast_mrr.threshold())
-        drr_n = drr / th1 if contiguous and th1 > 0 else 0.0
+        th2 = max(self._abs_mrr.push_threshold(abs(mrr)), self._fast_mrr.push_threshold(abs(mrr)))
         mrr_n = mrr / th2 if th2 > 0 else 0.0
         return _Stats(rr_ms, drr_n, mrr_n, median, th2, contiguous, None)
 
