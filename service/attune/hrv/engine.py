@@ -177,6 +177,9 @@ _snapshot_of = builder(MetricsSnapshot)
 _screened_of = builder(ScreenedBeat)
 _slow_of = builder(SlowMetrics)
 _gates_of = builder(QualityGates)
+# Enum members read on every beat, bound once: in Python 3.11 ``Gate.OK`` goes through
+# ``EnumType.__getattr__``'s hook, several times the cost of a global.
+_OK, _WARMING_UP, _ARTEFACTS = Gate.OK, Gate.WARMING_UP, Gate.ARTEFACTS
 
 
 def _ring_capacity(config: EngineConfig) -> int:
@@ -290,7 +293,7 @@ class ParticipantEngine:
                 beat.t_s,
                 fast_hr,
                 snapshot.ln_rmssd,
-                usable=snapshot.quality.time_domain is Gate.OK,
+                usable=snapshot.quality.time_domain is _OK,
                 artefact_share=snapshot.artefact_pct / 100.0,
                 coverage=(self._n_nn * self._ref_ms + self._sx) / 1000.0 / self.config.window_s,
             )
@@ -384,21 +387,24 @@ class ParticipantEngine:
     def _snapshot(self, t_s: float) -> MetricsSnapshot:
         n, n_pair, config = self._n_nn, self._n_pair, self.config
         mean_nn = self._ref_ms + self._sx / n if n else None
-        sdnn = (
-            math.sqrt(max(0.0, (self._sxx - self._sx * self._sx / n) / (n - 1))) if n > 1 else None
-        )
+        # Running-sum variances, floored at 0 against rounding (conditionals: cheaper than max()).
+        sdnn = sd1 = sd2 = None
+        if n > 1:
+            var = (self._sxx - self._sx * self._sx / n) / (n - 1)
+            sdnn = math.sqrt(var if var > 0.0 else 0.0)  # noqa: FURB136
         rmssd = math.sqrt(self._sdd / n_pair) if n_pair else None
-        sd1 = sd2 = None
         if n_pair > 1:
-            sd1 = math.sqrt(max(0.0, (self._sdd - self._sd * self._sd / n_pair) / (n_pair - 1) / 2))
-            sd2 = math.sqrt(max(0.0, (self._spp - self._sp * self._sp / n_pair) / (n_pair - 1) / 2))
+            var = (self._sdd - self._sd * self._sd / n_pair) / (n_pair - 1) / 2
+            sd1 = math.sqrt(var if var > 0.0 else 0.0)  # noqa: FURB136
+            var = (self._spp - self._sp * self._sp / n_pair) / (n_pair - 1) / 2
+            sd2 = math.sqrt(var if var > 0.0 else 0.0)  # noqa: FURB136
         nn_span_s = (n * self._ref_ms + self._sx) / 1000.0
         warm = n >= config.min_beats and nn_span_s >= config.min_window_s
         share = self._n_flag / self._n_all
         if not warm:
-            td_gate = Gate.WARMING_UP
+            td_gate = _WARMING_UP
         else:
-            td_gate = Gate.ARTEFACTS if share > TIME_DOMAIN_ARTEFACT_LIMIT else Gate.OK
+            td_gate = _ARTEFACTS if share > TIME_DOMAIN_ARTEFACT_LIMIT else _OK
         quality = self._quality
         if quality.time_domain is not td_gate:
             quality = self._quality = _gates_of(
