@@ -201,15 +201,12 @@ class ParticipantEngine:
         self._mask = capacity - 1
         # Rings in ``array.array``: the per-beat path reads and writes single items, which
         # costs a fraction of numpy's scalar indexing; the slow metrics see the same memory
-        # through numpy views.
+        # through numpy views made when needed (held views would cost 1 KiB an engine).
         self._t = array("d", [0.0]) * capacity
         self._rr = array("d", [0.0]) * capacity
         self._code = array("b", [0]) * capacity
         self._pair = array("b", [0]) * capacity
         self._flags_through = array("i", [0]) * capacity  # flagged beats up to a seq
-        self._t_view = np.frombuffer(self._t, dtype=np.float64)
-        self._rr_view = np.frombuffer(self._rr, dtype=np.float64)
-        self._code_view = np.frombuffer(self._code, dtype=np.int8)
         self._flag_total = 0
         self._seq = 0  # decided beats so far
         self._run_start = 0  # seq of the first beat after the last long gap
@@ -454,7 +451,8 @@ class ParticipantEngine:
     def _held(self, first: int) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]]:
         """Times, intervals and acceptance of the beats from seq ``first`` to the newest."""
         idx = np.arange(first, self._seq) & self._mask
-        return self._t_view[idx], self._rr_view[idx], self._code_view[idx] == 0
+        t, rr = np.frombuffer(self._t), np.frombuffer(self._rr)
+        return t[idx], rr[idx], np.frombuffer(self._code, dtype=np.int8)[idx] == 0
 
     def _gap_share(self, start_s: float, end_s: float) -> float:
         covered = sum(max(0.0, min(b, end_s) - max(a, start_s)) for a, b in self._gaps)
