@@ -160,15 +160,23 @@ def _classify(  # noqa: PLR0911 - one exit per branch of the paper's decision tr
     return (ArtefactKind.LONG if cur.rr_ms > med else ArtefactKind.SHORT), next_too
 
 
+def _quartile_positions(n: int) -> tuple[int, float, int, float]:
+    """Where Q1 and Q3 of ``n`` sorted values fall: (index, fraction to the next) each."""
+    lo, hi = 0.25 * (n - 1), 0.75 * (n - 1)
+    i, j = int(lo), int(hi)
+    return i, lo - i, j, hi - j
+
+
 class _SortedWindow:
     """The last ``size`` values kept sorted, for running quantiles in O(size) per update."""
 
-    __slots__ = ("_fifo", "_size", "_sorted")
+    __slots__ = ("_fifo", "_full", "_size", "_sorted")
 
     def __init__(self, size: int) -> None:
         self._size = size
         self._fifo: deque[float] = deque()
         self._sorted: list[float] = []
+        self._full = _quartile_positions(size)  # a full window's, the steady state
 
     def __len__(self) -> int:
         return len(self._sorted)
@@ -212,13 +220,15 @@ class _SortedWindow:
         """alpha * QD, or 0 while there are too few values to estimate it."""
         s = self._sorted
         n = len(s)
-        if n < MIN_STAT_VALUES:
+        if n == self._size:
+            i, di, j, dj = self._full
+        elif n < MIN_STAT_VALUES:
             return 0.0
-        # Q3 - Q1 with linear interpolation, as ``quantile`` (inlined: runs twice a beat).
-        lo, hi = 0.25 * (n - 1), 0.75 * (n - 1)
-        i, j = int(lo), int(hi)
-        q1 = s[i] + (s[i + 1] - s[i]) * (lo - i) if lo > i else s[i]
-        q3 = s[j] + (s[j + 1] - s[j]) * (hi - j) if hi > j else s[j]
+        else:
+            i, di, j, dj = _quartile_positions(n)
+        # Q3 - Q1 with linear interpolation, as ``quantile`` (inlined: runs four times a beat).
+        q1 = s[i] + (s[i + 1] - s[i]) * di if di else s[i]
+        q3 = s[j] + (s[j + 1] - s[j]) * dj if dj else s[j]
         qd = (q3 - q1) / 2
         # Conditionals rather than max(): the builtin's generic call costs more, four times a beat.
         return ALPHA * (QD_FLOOR_MS if qd < QD_FLOOR_MS else qd)  # noqa: FURB136
