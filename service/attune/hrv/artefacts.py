@@ -35,6 +35,7 @@ interpolates over them (``attune.hrv.engine``).
 from __future__ import annotations
 
 import enum
+import functools
 from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Sequence
@@ -98,6 +99,8 @@ class _Stats(NamedTuple):
 
 
 _NEUTRAL = _Stats(0.0, 0.0, 0.0, 0.0, 0.0, False, None)
+# ``_Stats`` from a tuple in one C call (the generated ``__new__`` adds a Python frame per beat).
+_new_stats = functools.partial(tuple.__new__, _Stats)
 
 
 def _decide(seq: Sequence[_Stats], j: int, follow_on: bool) -> tuple[ArtefactKind | None, bool]:
@@ -206,6 +209,14 @@ class _SortedWindow:
         lo = int(pos)
         frac = pos - lo
         return s[lo] if frac == 0.0 else s[lo] + (s[lo + 1] - s[lo]) * frac
+
+    def push_median(self, value: float) -> float:
+        """``push`` then ``quantile(0.5)``; a full window of odd size reads its middle value."""
+        self.push(value)
+        s = self._sorted
+        if len(s) == self._size and self._size % 2:
+            return s[self._size // 2]  # quantile(0.5) with no fraction: the same value
+        return self.quantile(0.5)
 
     def push_threshold(self, value: float) -> float:
         """``push`` then ``threshold``, in one call (twice per window on every beat)."""
@@ -319,14 +330,13 @@ class CausalScreen:
             fast = self._fast_drr.push_threshold(abs(drr))
             th1 = fast if fast > th1 else th1  # noqa: FURB136 - see threshold()
             drr_n = drr / th1 if th1 > 0 else 0.0
-        self._median.push(rr_ms)
-        median = self._median.quantile(0.5)
+        median = self._median.push_median(rr_ms)
         mrr = _deviation_ms(rr_ms, median)
         th2 = self._abs_mrr.push_threshold(abs(mrr))
         fast = self._fast_mrr.push_threshold(abs(mrr))
         th2 = fast if fast > th2 else th2  # noqa: FURB136
         mrr_n = mrr / th2 if th2 > 0 else 0.0
-        return _Stats(rr_ms, drr_n, mrr_n, median, th2, contiguous, None)
+        return _new_stats((rr_ms, drr_n, mrr_n, median, th2, contiguous, None))
 
     def _decide_oldest(self) -> ArtefactKind | None:
         # The oldest undecided interval sits ``_undecided`` places from the end.
