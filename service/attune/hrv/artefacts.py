@@ -163,6 +163,7 @@ def _classify(  # noqa: PLR0911 - one exit per branch of the paper's decision tr
     return (ArtefactKind.LONG if cur.rr_ms > med else ArtefactKind.SHORT), next_too
 
 
+@functools.lru_cache(maxsize=256)  # window lengths (up to 91 live), shared by every screen
 def _quartile_positions(n: int) -> tuple[int, float, int, float]:
     """Where Q1 and Q3 of ``n`` sorted values fall: (index, fraction to the next) each."""
     lo, hi = 0.25 * (n - 1), 0.75 * (n - 1)
