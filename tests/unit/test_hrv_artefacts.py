@@ -9,7 +9,16 @@ from functools import cache
 import numpy as np
 import pytest
 
-from attune.hrv.artefacts import ArtefactKind, CausalScreen, screen_causal, screen_centred
+from attune.hrv.artefacts import (
+    ALPHA,
+    MIN_STAT_VALUES,
+    QD_FLOOR_MS,
+    ArtefactKind,
+    CausalScreen,
+    _SortedWindow,
+    screen_causal,
+    screen_centred,
+)
 from tests.conftest import load_rr_ms
 from tests.unit.hrv_support import Phase, inject, score, simulate_rr, sine_rr
 
@@ -178,3 +187,20 @@ def test_a_reset_forgets_the_old_statistics() -> None:
     verdicts += screen.flush()
     assert verdicts[-1] is not None
     assert not any(verdicts[:-1])
+
+
+@pytest.mark.parametrize("size", [11, 21, 91])
+def test_running_thresholds_and_medians_equal_numpy_on_real_rr(size: int) -> None:
+    """The sorted windows' thresholds (alpha * QD, read at precomputed quartile positions once
+    full) and medians equal numpy's linear-interpolation quantiles of the same trailing values,
+    while the window fills and as it slides."""
+    rr = load_rr_ms("pyhrv_nsrdb_long_60min_ms.txt")[:400]
+    drr = np.abs(np.diff(rr))
+    thresholds, medians = _SortedWindow(size), _SortedWindow(size)
+    for i, (d, v) in enumerate(zip(drr, rr[1:], strict=True)):
+        last = drr[max(0, i + 1 - size) : i + 1]
+        q1, q3 = np.quantile(last, [0.25, 0.75])
+        expected = ALPHA * max((q3 - q1) / 2, QD_FLOOR_MS) if last.size >= MIN_STAT_VALUES else 0
+        assert thresholds.push_threshold(float(d)) == pytest.approx(expected, rel=1e-12, abs=0)
+        window = rr[1:][max(0, i + 1 - size) : i + 1]
+        assert medians.push_median(float(v)) == pytest.approx(np.median(window), rel=1e-12)

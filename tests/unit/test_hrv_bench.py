@@ -18,10 +18,13 @@ def test_the_engine_benchmark_reports_cost_ratio_and_memory(capsys) -> None:
     assert figures["duration_s"] == pytest.approx(3599.4, abs=0.1)
     engine = figures["engine"]
     assert 0 < engine["p50_us"] <= engine["p99_us"] <= engine["max_us"]
-    assert engine["us_per_beat"] > 0
+    assert engine["us_per_beat"] > 0  # CPU time
+    assert engine["wall_us_per_beat"] > 0
     assert figures["engine_memory_kib"] > 10  # the ring buffers alone are about 22 KiB
     nk = figures["neurokit2"]
     assert nk["beats_timed"] == 2
+    assert nk["us_per_beat"] > 0
+    assert nk["wall_us_per_beat"] > 0
     assert figures["ratio"] == pytest.approx(nk["us_per_beat"] / engine["us_per_beat"])
 
 

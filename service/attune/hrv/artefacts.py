@@ -35,6 +35,7 @@ interpolates over them (``attune.hrv.engine``).
 from __future__ import annotations
 
 import enum
+import functools
 from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Sequence
@@ -98,6 +99,8 @@ class _Stats(NamedTuple):
 
 
 _NEUTRAL = _Stats(0.0, 0.0, 0.0, 0.0, 0.0, False, None)
+# ``_Stats`` from a tuple in one C call (the generated ``__new__`` adds a Python frame per beat).
+_new_stats = functools.partial(tuple.__new__, _Stats)
 
 
 def _decide(seq: Sequence[_Stats], j: int, follow_on: bool) -> tuple[ArtefactKind | None, bool]:
@@ -160,15 +163,24 @@ def _classify(  # noqa: PLR0911 - one exit per branch of the paper's decision tr
     return (ArtefactKind.LONG if cur.rr_ms > med else ArtefactKind.SHORT), next_too
 
 
+@functools.lru_cache(maxsize=256)  # window lengths (up to 91 live), shared by every screen
+def _quartile_positions(n: int) -> tuple[int, float, int, float]:
+    """Where Q1 and Q3 of ``n`` sorted values fall: (index, fraction to the next) each."""
+    lo, hi = 0.25 * (n - 1), 0.75 * (n - 1)
+    i, j = int(lo), int(hi)
+    return i, lo - i, j, hi - j
+
+
 class _SortedWindow:
     """The last ``size`` values kept sorted, for running quantiles in O(size) per update."""
 
-    __slots__ = ("_fifo", "_size", "_sorted")
+    __slots__ = ("_fifo", "_full", "_size", "_sorted")
 
     def __init__(self, size: int) -> None:
         self._size = size
         self._fifo: deque[float] = deque()
         self._sorted: list[float] = []
+        self._full = _quartile_positions(size)  # a full window's, the steady state
 
     def __len__(self) -> int:
         return len(self._sorted)
@@ -199,18 +211,39 @@ class _SortedWindow:
         frac = pos - lo
         return s[lo] if frac == 0.0 else s[lo] + (s[lo + 1] - s[lo]) * frac
 
+    def push_median(self, value: float) -> float:
+        """``push`` then ``quantile(0.5)``; a full window of odd size reads its middle value."""
+        self.push(value)
+        s = self._sorted
+        if len(s) == self._size and self._size % 2:
+            return s[self._size // 2]  # quantile(0.5) with no fraction: the same value
+        return self.quantile(0.5)
+
+    def push_threshold(self, value: float) -> float:
+        """``push`` then ``threshold``, in one call (twice per window on every beat)."""
+        fifo, s = self._fifo, self._sorted
+        if len(fifo) == self._size:
+            del s[bisect_left(s, fifo.popleft())]
+        fifo.append(value)
+        insort(s, value)
+        return self.threshold()
+
     def threshold(self) -> float:
         """alpha * QD, or 0 while there are too few values to estimate it."""
         s = self._sorted
         n = len(s)
-        if n < MIN_STAT_VALUES:
+        if n == self._size:
+            i, di, j, dj = self._full
+        elif n < MIN_STAT_VALUES:
             return 0.0
-        # Q3 - Q1 with linear interpolation, as ``quantile`` (inlined: runs twice a beat).
-        lo, hi = 0.25 * (n - 1), 0.75 * (n - 1)
-        i, j = int(lo), int(hi)
-        q1 = s[i] + (s[i + 1] - s[i]) * (lo - i) if lo > i else s[i]
-        q3 = s[j] + (s[j + 1] - s[j]) * (hi - j) if hi > j else s[j]
-        return ALPHA * max((q3 - q1) / 2, QD_FLOOR_MS)
+        else:
+            i, di, j, dj = _quartile_positions(n)
+        # Q3 - Q1 with linear interpolation, as ``quantile`` (inlined: runs four times a beat).
+        q1 = s[i] + (s[i + 1] - s[i]) * di if di else s[i]
+        q3 = s[j] + (s[j + 1] - s[j]) * dj if dj else s[j]
+        qd = (q3 - q1) / 2
+        # Conditionals rather than max(): the builtin's generic call costs more, four times a beat.
+        return ALPHA * (QD_FLOOR_MS if qd < QD_FLOOR_MS else qd)  # noqa: FURB136
 
 
 def _deviation_ms(rr_ms: float, median_ms: float) -> float:
@@ -288,22 +321,23 @@ class CausalScreen:
             # Out-of-range values never enter the statistics, and break the dRR chain.
             self._prev_rr = None
             return _Stats(rr_ms, 0.0, 0.0, rr_ms, 0.0, False, preset)
-        contiguous = self._prev_rr is not None
-        drr = rr_ms - self._prev_rr if self._prev_rr is not None else 0.0
+        prev_rr = self._prev_rr
         self._prev_rr = rr_ms
-        if contiguous:
-            self._abs_drr.push(abs(drr))
-            self._fast_drr.push(abs(drr))
-        self._median.push(rr_ms)
-        median = self._median.quantile(0.5)
+        contiguous = prev_rr is not None
+        drr_n = 0.0
+        if prev_rr is not None:  # Th1 is only needed where dRR is defined
+            drr = rr_ms - prev_rr
+            th1 = self._abs_drr.push_threshold(abs(drr))
+            fast = self._fast_drr.push_threshold(abs(drr))
+            th1 = fast if fast > th1 else th1  # noqa: FURB136 - see threshold()
+            drr_n = drr / th1 if th1 > 0 else 0.0
+        median = self._median.push_median(rr_ms)
         mrr = _deviation_ms(rr_ms, median)
-        self._abs_mrr.push(abs(mrr))
-        self._fast_mrr.push(abs(mrr))
-        th1 = max(self._abs_drr.threshold(), self._fast_drr.threshold())
-        th2 = max(self._abs_mrr.threshold(), self._fast_mrr.threshold())
-        drr_n = drr / th1 if contiguous and th1 > 0 else 0.0
+        th2 = self._abs_mrr.push_threshold(abs(mrr))
+        fast = self._fast_mrr.push_threshold(abs(mrr))
+        th2 = fast if fast > th2 else th2  # noqa: FURB136
         mrr_n = mrr / th2 if th2 > 0 else 0.0
-        return _Stats(rr_ms, drr_n, mrr_n, median, th2, contiguous, None)
+        return _new_stats((rr_ms, drr_n, mrr_n, median, th2, contiguous, None))
 
     def _decide_oldest(self) -> ArtefactKind | None:
         # The oldest undecided interval sits ``_undecided`` places from the end.

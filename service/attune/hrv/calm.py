@@ -43,6 +43,7 @@ import numpy as np
 import numpy.typing as npt
 
 from attune.errors import DataError
+from attune.hrv.frozen import builder
 
 MAD_TO_SD = 1.4826  # consistent estimator of the SD for normal data
 ARTEFACT_LIMIT = 0.10  # the time-domain gate (§2.3): above 10 % the window is not trusted
@@ -127,6 +128,19 @@ class CalmReading:
     baseline_progress: float  # 0-1, share of the baseline collected
 
 
+_reading_of = builder(CalmReading)  # positional and fast (``attune.hrv.frozen``)
+# Read about once a second per participant: bound once (in Python 3.11 an enum member lookup
+# goes through ``EnumType.__getattr__``'s hook) and clamped without min()/max() (their
+# generic call costs more than the arithmetic around them).
+_LIVE = CalmState.LIVE
+_CALM, _AROUSED, _NEUTRAL = CalmBand.CALM, CalmBand.AROUSED, CalmBand.NEUTRAL
+
+
+def _clamp(value: float, lo: float, hi: float) -> float:
+    """``min(hi, max(lo, value))`` for the finite values of the formula."""
+    return lo if value < lo else hi if value > hi else value  # noqa: FURB136
+
+
 @dataclass(slots=True)
 class CalmTracker:
     """Turns per-beat features into calm readings.
@@ -171,8 +185,10 @@ class CalmTracker:
             if self.baseline is None:
                 return self._reading(t_s, CalmState.LEARNING, 0.0)
         self._smooth(t_s, self._composite(hr_bpm, ln_rmssd, self.baseline))
-        quality = max(0.0, 1.0 - artefact_share / ARTEFACT_LIMIT) * min(1.0, max(0.0, coverage))
-        return self._reading(t_s, CalmState.LIVE, quality)
+        quality = _clamp(1.0 - artefact_share / ARTEFACT_LIMIT, 0.0, math.inf) * _clamp(
+            coverage, 0.0, 1.0
+        )
+        return self._reading(t_s, _LIVE, quality)
 
     def freeze(self, t_s: float) -> CalmReading:
         """The signal is lost: hold the last value, confidence 0."""
@@ -207,15 +223,15 @@ class CalmTracker:
 
     def _composite(self, hr_bpm: float, ln_rmssd: float, b: CalmBaseline) -> float:
         clip = self.config.z_clip
-        z_ln = min(clip, max(-clip, (ln_rmssd - b.ln_rmssd) / b.ln_rmssd_scale))
-        z_hr = min(clip, max(-clip, (hr_bpm - b.hr_bpm) / b.hr_scale_bpm))
+        z_ln = _clamp((ln_rmssd - b.ln_rmssd) / b.ln_rmssd_scale, -clip, clip)
+        z_hr = _clamp((hr_bpm - b.hr_bpm) / b.hr_scale_bpm, -clip, clip)
         return 0.5 * z_ln - 0.5 * z_hr
 
     def _smooth(self, t_s: float, z: float) -> None:
         if self._z is None:
             self._z = z
         else:
-            weight = 1.0 - math.exp(-max(0.0, t_s - self._z_t_s) / self.config.tau_s)
+            weight = 1.0 - math.exp(-_clamp(t_s - self._z_t_s, 0.0, math.inf) / self.config.tau_s)
             self._z += weight * (z - self._z)
         self._z_t_s = t_s
         self._band = self._next_band(self._z)
@@ -226,14 +242,14 @@ class CalmTracker:
         edge, margin, current = self.config.band_z, self.config.hysteresis_z, self._band
         if current is None:
             margin = 0.0
-        calm_edge = edge - margin if current is CalmBand.CALM else edge + margin
-        aroused_edge = -edge + margin if current is CalmBand.AROUSED else -edge - margin
+        calm_edge = edge - margin if current is _CALM else edge + margin
+        aroused_edge = -edge + margin if current is _AROUSED else -edge - margin
         if z > calm_edge:
-            return CalmBand.CALM
+            return _CALM
         if z < aroused_edge:
-            return CalmBand.AROUSED
-        return CalmBand.NEUTRAL
+            return _AROUSED
+        return _NEUTRAL
 
     def _reading(self, t_s: float, state: CalmState, confidence: float) -> CalmReading:
         calm = None if self._z is None else 100.0 / (1.0 + math.exp(-self._z))
-        return CalmReading(t_s, state, calm, self._band, confidence, self._progress(t_s))
+        return _reading_of(t_s, state, calm, self._band, confidence, self._progress(t_s))

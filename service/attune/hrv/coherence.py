@@ -80,8 +80,7 @@ def short_spectrum(t_s: FloatArray, nn_ms: FloatArray, end_s: float) -> FloatArr
         return None
     x = np.interp(end_s + _OFFSETS, t_s, nn_ms)
     spectrum = np.fft.rfft(x * _WINDOW, NFFT) - (x @ _TREND) @ _TREND_SPECTRA
-    parts = spectrum.view(np.float64).reshape(-1, 2)
-    density: FloatArray = np.einsum("ij,ij->i", parts, parts) * _SCALE
+    density: FloatArray = (spectrum.real**2 + spectrum.imag**2) * _SCALE
     return density
 
 
@@ -132,10 +131,13 @@ def rsa_amplitude_ms(t_s: FloatArray, nn_ms: FloatArray, end_s: float, freq_hz: 
     and a slope, to the NN values that end in the 64 s before ``end_s`` (normal equations: the
     four columns are well conditioned over a 64 s window)."""
     first = int(np.searchsorted(t_s, end_s - WINDOW_S, side="right"))
-    t, y = t_s[first:] - end_s, nn_ms[first:]
+    design = np.empty((4, t_s.size - first))
+    design[0] = 1.0
+    t = np.subtract(t_s[first:], end_s, out=design[1])
     phase = (2 * math.pi * freq_hz) * t
-    design = np.vstack((np.ones_like(t), t, np.cos(phase), np.sin(phase)))
-    coef = np.linalg.solve(design @ design.T, design @ y)
+    np.cos(phase, out=design[2])
+    np.sin(phase, out=design[3])
+    coef = np.linalg.solve(design @ design.T, design @ nn_ms[first:])
     return 2.0 * math.hypot(float(coef[2]), float(coef[3]))
 
 

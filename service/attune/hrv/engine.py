@@ -30,6 +30,7 @@ Gaps
 from __future__ import annotations
 
 import math
+from array import array
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -46,6 +47,7 @@ from attune.hrv.coherence import (
     respiration,
     short_spectrum,
 )
+from attune.hrv.frozen import builder
 from attune.hrv.nonlinear import baevsky, dfa_alpha1
 from attune.hrv.quality import (
     COHERENCE_ARTEFACT_LIMIT,
@@ -170,6 +172,15 @@ class ScreenedBeat:
 
 EngineOutput = ScreenedBeat | CalmReading
 
+# Fast constructors for the outputs made on every beat or slow update (``frozen``).
+_snapshot_of = builder(MetricsSnapshot)
+_screened_of = builder(ScreenedBeat)
+_slow_of = builder(SlowMetrics)
+_gates_of = builder(QualityGates)
+# Enum members read on every beat, bound once: in Python 3.11 ``Gate.OK`` goes through
+# ``EnumType.__getattr__``'s hook, several times the cost of a global.
+_OK, _WARMING_UP, _ARTEFACTS = Gate.OK, Gate.WARMING_UP, Gate.ARTEFACTS
+
 
 def _ring_capacity(config: EngineConfig) -> int:
     """Power of two holding the longest window at the shortest in-range interval."""
@@ -188,11 +199,14 @@ class ParticipantEngine:
         self._pending: deque[Beat] = deque()
         capacity = _ring_capacity(self.config)
         self._mask = capacity - 1
-        self._t = np.zeros(capacity)
-        self._rr = np.zeros(capacity)
-        self._code = np.zeros(capacity, dtype=np.int8)
-        self._pair = np.zeros(capacity, dtype=np.bool_)
-        self._flags_through = np.zeros(capacity, dtype=np.int32)  # flagged beats up to a seq
+        # Rings in ``array.array``: the per-beat path reads and writes single items, which
+        # costs a fraction of numpy's scalar indexing; the slow metrics see the same memory
+        # through numpy views made when needed (held views would cost 1 KiB an engine).
+        self._t = array("d", [0.0]) * capacity
+        self._rr = array("d", [0.0]) * capacity
+        self._code = array("b", [0]) * capacity
+        self._pair = array("b", [0]) * capacity
+        self._flags_through = array("i", [0]) * capacity  # flagged beats up to a seq
         self._flag_total = 0
         self._seq = 0  # decided beats so far
         self._run_start = 0  # seq of the first beat after the last long gap
@@ -270,13 +284,13 @@ class ParticipantEngine:
         for verdict in verdicts:
             beat = self._pending.popleft()
             snapshot = self._count(beat, KIND_CODES[verdict])
-            out.append(ScreenedBeat(beat, verdict, snapshot))
+            out.append(_screened_of(beat, verdict, snapshot))
             fast_hr = 60000.0 * self._fast_n / self._fast_sum_ms if self._fast_n else None
             reading = self._calm.update(
                 beat.t_s,
                 fast_hr,
                 snapshot.ln_rmssd,
-                usable=snapshot.quality.time_domain is Gate.OK,
+                usable=snapshot.quality.time_domain is _OK,
                 artefact_share=snapshot.artefact_pct / 100.0,
                 coverage=(self._n_nn * self._ref_ms + self._sx) / 1000.0 / self.config.window_s,
             )
@@ -312,7 +326,7 @@ class ParticipantEngine:
         else:
             self._n_flag += 1
         if pair:
-            self._add_pair(rr, float(self._rr[prev]), 1)
+            self._add_pair(rr, self._rr[prev], 1)
         self._evict(t_s - self.config.window_s)
         self._evict_fast(t_s - self.config.calm.hr_window_s)
         if t_s >= self._next_slow_s:
@@ -336,8 +350,8 @@ class ParticipantEngine:
         mask, t, rr = self._mask, self._t, self._rr
         while self._first < self._seq - 1:
             j = self._first & mask
-            rr_j = float(rr[j])
-            if float(t[j]) - rr_j / 1000.0 >= horizon_s:
+            rr_j = rr[j]
+            if t[j] - rr_j / 1000.0 >= horizon_s:
                 return
             self._n_all -= 1
             self._span_ms -= rr_j
@@ -351,7 +365,7 @@ class ParticipantEngine:
             k = (self._first + 1) & mask
             if self._pair[k]:
                 self._pair[k] = False
-                self._add_pair(float(rr[k]), rr_j, -1)
+                self._add_pair(rr[k], rr_j, -1)
             self._first += 1
 
     def _evict_fast(self, horizon_s: float) -> None:
@@ -359,8 +373,8 @@ class ParticipantEngine:
         mask, t, rr = self._mask, self._t, self._rr
         while self._fast_first < self._seq - 1:
             j = self._fast_first & mask
-            rr_j = float(rr[j])
-            if float(t[j]) - rr_j / 1000.0 >= horizon_s:
+            rr_j = rr[j]
+            if t[j] - rr_j / 1000.0 >= horizon_s:
                 return
             if self._code[j] == 0:
                 self._fast_n -= 1
@@ -370,28 +384,30 @@ class ParticipantEngine:
     def _snapshot(self, t_s: float) -> MetricsSnapshot:
         n, n_pair, config = self._n_nn, self._n_pair, self.config
         mean_nn = self._ref_ms + self._sx / n if n else None
-        sdnn = (
-            math.sqrt(max(0.0, (self._sxx - self._sx * self._sx / n) / (n - 1))) if n > 1 else None
-        )
+        # Running-sum variances, floored at 0 against rounding (conditionals: cheaper than max()).
+        sdnn = sd1 = sd2 = None
+        if n > 1:
+            var = (self._sxx - self._sx * self._sx / n) / (n - 1)
+            sdnn = math.sqrt(var if var > 0.0 else 0.0)  # noqa: FURB136
         rmssd = math.sqrt(self._sdd / n_pair) if n_pair else None
-        sd1 = sd2 = None
         if n_pair > 1:
-            sd1 = math.sqrt(max(0.0, (self._sdd - self._sd * self._sd / n_pair) / (n_pair - 1) / 2))
-            sd2 = math.sqrt(max(0.0, (self._spp - self._sp * self._sp / n_pair) / (n_pair - 1) / 2))
+            var = (self._sdd - self._sd * self._sd / n_pair) / (n_pair - 1) / 2
+            sd1 = math.sqrt(var if var > 0.0 else 0.0)  # noqa: FURB136
+            var = (self._spp - self._sp * self._sp / n_pair) / (n_pair - 1) / 2
+            sd2 = math.sqrt(var if var > 0.0 else 0.0)  # noqa: FURB136
         nn_span_s = (n * self._ref_ms + self._sx) / 1000.0
         warm = n >= config.min_beats and nn_span_s >= config.min_window_s
         share = self._n_flag / self._n_all
         if not warm:
-            td_gate = Gate.WARMING_UP
+            td_gate = _WARMING_UP
         else:
-            td_gate = Gate.ARTEFACTS if share > TIME_DOMAIN_ARTEFACT_LIMIT else Gate.OK
+            td_gate = _ARTEFACTS if share > TIME_DOMAIN_ARTEFACT_LIMIT else _OK
         quality = self._quality
         if quality.time_domain is not td_gate:
-            quality = self._quality = QualityGates(
+            quality = self._quality = _gates_of(
                 td_gate, quality.frequency, quality.coherence, quality.dfa, quality.stress
             )
-        # Positional: this runs on every beat, and keyword arguments cost a third more.
-        return MetricsSnapshot(
+        return _snapshot_of(
             t_s,
             60000.0 / mean_nn if mean_nn else None,  # hr_bpm
             rmssd,
@@ -429,13 +445,14 @@ class ParticipantEngine:
         n = self._seq - first
         if n <= 0:
             return 0.0
-        before = int(self._flags_through[(first - 1) & self._mask]) if first > 0 else 0
+        before = self._flags_through[(first - 1) & self._mask] if first > 0 else 0
         return (self._flag_total - before) / n
 
     def _held(self, first: int) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]]:
         """Times, intervals and acceptance of the beats from seq ``first`` to the newest."""
         idx = np.arange(first, self._seq) & self._mask
-        return self._t[idx], self._rr[idx], self._code[idx] == 0
+        t, rr = np.frombuffer(self._t), np.frombuffer(self._rr)
+        return t[idx], rr[idx], np.frombuffer(self._code, dtype=np.int8)[idx] == 0
 
     def _gap_share(self, start_s: float, end_s: float) -> float:
         covered = sum(max(0.0, min(b, end_s) - max(a, start_s)) for a, b in self._gaps)
@@ -509,7 +526,7 @@ class ParticipantEngine:
         if t_s >= self._next_stress_s:
             self._update_stress(t_s)
 
-        self._slow = SlowMetrics(
+        self._slow = _slow_of(
             t_s=t_s,
             freq_window_s=freq.window_s if freq else 0.0,
             lf_ms2=freq.lf_ms2 if freq else None,
@@ -530,7 +547,7 @@ class ParticipantEngine:
             dfa_gate=dfa_gate,
             stress_gate=self._stress_gate,
         )
-        self._quality = QualityGates(
+        self._quality = _gates_of(
             self._quality.time_domain, freq_gate, coh_gate, dfa_gate, self._stress_gate
         )
 

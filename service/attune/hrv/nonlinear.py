@@ -35,7 +35,7 @@ BAEVSKY_BIN_MS = 50.0
 class _DfaPlan:
     """Box layout of every scale for one series length, and the constants of the fits."""
 
-    bounds: IntArray  # flat indices into the (3, n + 1) prefix sums: box ends, then starts
+    bounds: IntArray  # (2, 3, boxes) flat indices into the (3, n + 1) prefix sums: ends, starts
     size: FloatArray  # each box's number of values (all scales, concatenated)
     box_centre: FloatArray  # index of the box's centre, start + (n - 1) / 2
     sxx: FloatArray  # Sum of squared centred positions in the box, n (n^2 - 1) / 12
@@ -55,7 +55,7 @@ def _dfa_plan(n: int) -> _DfaPlan:
     centred_log_n = np.log(scales.astype(np.float64))
     centred_log_n -= centred_log_n.mean()
     return _DfaPlan(
-        bounds=np.concatenate((rows + start + size, rows + start), axis=1),
+        bounds=np.stack((rows + start + size, rows + start)),
         size=size.astype(np.float64),
         box_centre=start + (size - 1) / 2.0,
         sxx=size * (size * size - 1) / 12.0,
@@ -73,12 +73,15 @@ def dfa_alpha1(nn_ms: FloatArray) -> float | None:
     if n <= DFA_SCALES[-1]:
         return None
     plan = _dfa_plan(n)
-    y = np.cumsum(nn_ms - nn_ms.sum() / n)  # the profile
-    terms = np.zeros((3, n + 1))
-    terms[0, 1:], terms[1, 1:], terms[2, 1:] = y, y * plan.index, y * y
-    ends_starts = np.cumsum(terms, axis=1).take(plan.bounds)
-    half = ends_starts.shape[1] // 2
-    s0, s1, s2 = ends_starts[:, :half] - ends_starts[:, half:]  # box sums of y, i*y, y^2
+    # Prefix sums of y, i*y and y^2, in one buffer (few calls: this runs every 5 s).
+    prefix = np.empty((3, n + 1))
+    prefix[:, 0] = 0.0
+    y = np.cumsum(nn_ms - nn_ms.sum() / n, out=prefix[0, 1:])  # the profile
+    np.multiply(y, plan.index, out=prefix[1, 1:])
+    np.multiply(y, y, out=prefix[2, 1:])
+    prefix.cumsum(axis=1, out=prefix)
+    ends, starts = prefix.take(plan.bounds)
+    s0, s1, s2 = ends - starts  # box sums of y, i*y, y^2
     size = plan.size
     s_xy = s1 - plan.box_centre * s0  # Sum of (centred position) * y
     rss = s2 - s0 * s0 / size - s_xy * s_xy / plan.sxx
