@@ -45,6 +45,7 @@ from attune.api.auth import COOKIE_NAME
 from attune.api.passwords import Passwords
 from attune.cli.bench.latency import PASSWORD, USERNAME, _free_port, _latencies, _Strap
 from attune.cli.common import say
+from attune.cli.loops import event_loop_factory
 from attune.sensor.hrm import parse_hrm
 from attune.sim import CLIENT_PROFILE, THERAPIST_PROFILE, StrapPacketizer, resting_beats
 from attune.store import Store
@@ -602,4 +603,6 @@ async def _generator_main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(_generator_main())
+    # The generators share the machine with the service: the cheaper loop leaves it more.
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(_generator_main())
