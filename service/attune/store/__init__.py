@@ -24,6 +24,7 @@ from attune.store.recording import (
     SessionInput,
 )
 from attune.store.sessions import LinkRole, LinkRow, ParticipantRow, Role, SessionRow, Sessions
+from attune.store.writer import SqliteWriter
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +44,7 @@ class Store:
             Accounts(engine),
             Clients(engine),
             Sessions(engine),
-            Recording(engine),
+            Recording(engine, SqliteWriter.for_url(engine.url)),
             SessionEvents(engine),
             AuditLog(engine),
         )
@@ -54,6 +55,7 @@ class Store:
         return cls.on(await open_database(url, schema=schema))
 
     async def close(self) -> None:
+        await self.recording.close()
         await self.engine.dispose()
 
 

@@ -1,0 +1,42 @@
+"""SQLite group commits go through ``SqliteWriter`` (one thread hop a commit): what it
+writes reads back exactly as the async engine would have written it."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import make_url
+
+from attune.protocol.ingest import Battery, Link
+from attune.store import PendingRecord, RecordOutcome, Store
+from attune.store.writer import SqliteWriter
+from tests.integration.test_store import NOW_S, a_session, batch
+
+
+def test_a_writer_only_for_a_sqlite_file():
+    assert SqliteWriter.for_url(make_url("sqlite+aiosqlite:///:memory:")) is None
+    assert SqliteWriter.for_url(make_url("sqlite+aiosqlite://")) is None
+    assert SqliteWriter.for_url(make_url("sqlite+aiosqlite:///x.db?mode=memory")) is None
+    assert SqliteWriter.for_url(make_url("postgresql+asyncpg://u@h/db")) is None
+
+
+async def test_every_kind_of_message_reads_back_as_it_was_sent(tmp_path) -> None:
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'attune.sqlite3'}")
+    try:
+        assert store.recording.writer is not None
+        _, _, session, participant, _ = await a_session(store)
+        messages = [
+            batch(0, NOW_S, "16480004"),
+            Link(v=1, type="link", seq=1, at_s=NOW_S + 1, state="lost", reason="out of range"),
+            Battery(v=1, type="battery", seq=2, at_s=NOW_S + 2, level_pct=77),
+            batch(3, NOW_S + 3, "10400104a00a"),
+        ]
+        items = [
+            PendingRecord(session.id, participant.id, m, i + 1, i != 1, NOW_S)
+            for i, m in enumerate(messages)
+        ]
+        assert await store.recording.record_many(items) == [RecordOutcome.NEW] * 4
+        inputs = await store.recording.collector_inputs(session.id)
+        assert [i.message for i in inputs] == messages
+        assert [i.live for i in inputs] == [True, False, True, True]
+        assert [i.input_no for i in inputs] == [1, 2, 3, 4]
+    finally:
+        await store.close()
