@@ -34,7 +34,7 @@ from attune.errors import ConflictError, NotFoundError
 from attune.protocol.ingest import Batch, Battery, Link, SeqMessage
 from attune.store import schema
 from attune.store.keys import new_id
-from attune.store.writer import SqliteWriter
+from attune.store.writer import POSITIONAL_STYLES, SqliteWriter, insert_statement
 
 
 class RecordOutcome(enum.Enum):
@@ -167,9 +167,16 @@ def ingest_rows(items: list[PendingRecord]) -> Rows:
 
 
 async def _insert(conn: AsyncConnection, rows: Rows) -> None:
+    """Plain ``executemany`` where the driver's parameter style allows (asyncpg does):
+    SQLAlchemy's per-row binding was most of a group commit's CPU (store/writer.py)."""
     for table, table_rows in rows.items():
-        if table_rows:
-            names = columns_of(table)
+        if not table_rows:
+            continue
+        names = columns_of(table)
+        paramstyle = conn.dialect.paramstyle
+        if paramstyle in POSITIONAL_STYLES:
+            await conn.exec_driver_sql(insert_statement(table, names, paramstyle), table_rows)
+        else:
             await conn.execute(
                 insert(table), [dict(zip(names, r, strict=True)) for r in table_rows]
             )

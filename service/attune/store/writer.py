@@ -24,6 +24,17 @@ from attune.store.database import apply_sqlite_pragmas
 
 # One table's rows: the table, its column names, the rows as tuples in that order.
 TableRows = tuple[Table, Sequence[str], Sequence[tuple[Any, ...]]]
+_MARKS = {"qmark": "?", "format": "%s", "numeric": ":{n}", "numeric_dollar": "${n}"}
+POSITIONAL_STYLES = frozenset(_MARKS)  # DB-API parameter styles that take plain tuples
+
+
+def insert_statement(table: Table, columns: Sequence[str], paramstyle: str) -> str:
+    """``INSERT INTO table (columns) VALUES (...)`` in a driver's own (positional)
+    parameter style, for ``executemany`` of plain tuples."""
+    mark = _MARKS[paramstyle]
+    values = ", ".join(mark.format(n=n) for n in range(1, len(columns) + 1))
+    # Names come from the schema and values are bound: nothing here comes from input.
+    return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({values})"  # noqa: S608
 
 
 class SqliteWriter:
@@ -34,7 +45,6 @@ class SqliteWriter:
         self._engine: Engine = create_engine(url.set(drivername="sqlite"), poolclass=StaticPool)
         event.listen(self._engine, "connect", apply_sqlite_pragmas)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="attune-sqlite-writer")
-        self._statements: dict[tuple[str, tuple[str, ...]], str] = {}
 
     @classmethod
     def for_url(cls, url: URL) -> SqliteWriter | None:
@@ -56,17 +66,8 @@ class SqliteWriter:
         with self._engine.begin() as conn:
             for table, columns, rows in tables:
                 if rows:
-                    conn.exec_driver_sql(self._statement(table.name, tuple(columns)), rows)
-
-    def _statement(self, name: str, columns: tuple[str, ...]) -> str:
-        key = (name, columns)
-        sql = self._statements.get(key)
-        if sql is None:
-            marks = ", ".join("?" * len(columns))
-            sql = self._statements[key] = (
-                f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608 - names from the schema
-            )
-        return sql
+                    sql = insert_statement(table, columns, conn.dialect.paramstyle)
+                    conn.exec_driver_sql(sql, list(rows))
 
     async def close(self) -> None:
         loop = asyncio.get_running_loop()
