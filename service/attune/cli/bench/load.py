@@ -192,11 +192,20 @@ async def _step(args: argparse.Namespace, straps: int) -> Step:
                 return await _measure(args, servers, provisioned, straps)
             finally:
                 for process, _ in servers:
-                    process.terminate()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(process.wait(), 20)
+                    await _stop(process)
         finally:
             await cleanup()
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    """Stop a server; kill it if it has not stopped after 20 s, so that it never outlives the
+    step (and its database, which is removed next)."""
+    process.terminate()
+    try:
+        await asyncio.wait_for(process.wait(), 20)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
 
 
 async def _backend(args: argparse.Namespace, tmp: Path) -> tuple[dict[str, str], Any]:
