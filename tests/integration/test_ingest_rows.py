@@ -1,28 +1,15 @@
-"""Group commits insert plain tuples: through ``SqliteWriter`` on SQLite (one thread hop a
-commit), with the driver's ``executemany`` on PostgreSQL. What they write reads back exactly
-as it was sent."""
+"""Group commits insert plain tuples with the driver's ``executemany`` (no per-row binding),
+on SQLite and PostgreSQL. What they write reads back exactly as it was sent."""
 
 from __future__ import annotations
 
-from sqlalchemy.engine import make_url
-
 from attune.protocol.ingest import Battery, Link
 from attune.store import PendingRecord, RecordOutcome
-from attune.store.writer import SqliteWriter
 from tests.integration.conftest import store  # noqa: F401 - the fixture, on both backends
 from tests.integration.test_store import NOW_S, a_session, batch
 
 
-def test_a_writer_only_for_a_sqlite_file():
-    assert SqliteWriter.for_url(make_url("sqlite+aiosqlite:///:memory:")) is None
-    assert SqliteWriter.for_url(make_url("sqlite+aiosqlite://")) is None
-    assert SqliteWriter.for_url(make_url("sqlite+aiosqlite:///x.db?mode=memory")) is None
-    assert SqliteWriter.for_url(make_url("postgresql+asyncpg://u@h/db")) is None
-
-
 async def test_every_kind_of_message_reads_back_as_it_was_sent(store) -> None:  # noqa: F811
-    sqlite = store.engine.dialect.name == "sqlite"
-    assert (store.recording.writer is not None) == sqlite
     _, _, session, participant, _ = await a_session(store)
     messages = [
         batch(0, NOW_S, "16480004"),

@@ -24,7 +24,6 @@ from attune.store.recording import (
     SessionInput,
 )
 from attune.store.sessions import LinkRole, LinkRow, ParticipantRow, Role, SessionRow, Sessions
-from attune.store.writer import SqliteWriter
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +43,7 @@ class Store:
             Accounts(engine),
             Clients(engine),
             Sessions(engine),
-            Recording(engine, SqliteWriter.for_url(engine.url)),
+            Recording(engine),
             SessionEvents(engine),
             AuditLog(engine),
         )
@@ -55,7 +54,6 @@ class Store:
         return cls.on(await open_database(url, schema=schema))
 
     async def close(self) -> None:
-        await self.recording.close()
         await self.engine.dispose()
 
 

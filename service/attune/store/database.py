@@ -19,7 +19,7 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
-def apply_sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: object) -> None:
+def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: object) -> None:
     # WAL lets the live views read while ingest writes; synchronous=FULL makes a commit
     # durable on power loss, which is what an ingest ack promises (sqlite.org/pragma.html).
     # secure_delete overwrites deleted content, so erasing a client leaves no readable trace
@@ -64,7 +64,7 @@ async def open_database(url: str, *, schema: str | None = None) -> AsyncEngine:
         connect_args["server_settings"] = {"search_path": schema}
     engine = create_async_engine(url, pool_pre_ping=backend != "sqlite", connect_args=connect_args)
     if backend == "sqlite":
-        event.listen(engine.sync_engine, "connect", apply_sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     async with engine.begin() as connection:
         if schema is not None:
             await connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))

@@ -34,7 +34,6 @@ from attune.errors import ConflictError, NotFoundError
 from attune.protocol.ingest import Batch, Battery, Link, SeqMessage
 from attune.store import schema
 from attune.store.keys import new_id
-from attune.store.writer import POSITIONAL_STYLES, SqliteWriter, insert_statement
 
 
 class RecordOutcome(enum.Enum):
@@ -124,6 +123,18 @@ _BODY_COLUMNS: dict[Table, tuple[str, ...]] = {
     schema.battery_readings: ("participant_id", "seq", "at_s", "level_pct"),
 }
 Rows = dict[Table, list[tuple[Any, ...]]]  # the rows to insert, by table, in column order
+_MARKS = {"qmark": "?", "format": "%s", "numeric": ":{n}", "numeric_dollar": "${n}"}
+
+
+def _insert_statement(table: Table, columns: tuple[str, ...], paramstyle: str) -> str | None:
+    """``INSERT INTO table (columns) VALUES (...)`` in a driver's own positional parameter
+    style, for ``executemany`` of plain tuples; None for a style that takes names."""
+    mark = _MARKS.get(paramstyle)
+    if mark is None:
+        return None
+    values = ", ".join(mark.format(n=n) for n in range(1, len(columns) + 1))
+    # Names come from the schema and values are bound: nothing here comes from input.
+    return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({values})"  # noqa: S608
 
 
 def columns_of(table: Table) -> tuple[str, ...]:
@@ -132,8 +143,7 @@ def columns_of(table: Table) -> tuple[str, ...]:
 
 def ingest_rows(items: list[PendingRecord]) -> Rows:
     """The rows recording ``items``: the log first (its key is what a resend clashes on),
-    then the messages' bodies. Plain tuples, so that a batch costs no per-row binding work
-    (``SqliteWriter``)."""
+    then the messages' bodies. Plain tuples, so that a batch costs no per-row binding work."""
     rows: Rows = {schema.ingest_log: []}
     log = rows[schema.ingest_log]
     for item in items:
@@ -167,15 +177,16 @@ def ingest_rows(items: list[PendingRecord]) -> Rows:
 
 
 async def _insert(conn: AsyncConnection, rows: Rows) -> None:
-    """Plain ``executemany`` where the driver's parameter style allows (asyncpg does):
-    SQLAlchemy's per-row binding was most of a group commit's CPU (store/writer.py)."""
+    """Plain ``executemany`` where the driver's parameter style allows (aiosqlite and
+    asyncpg do): SQLAlchemy's per-row binding was most of a group commit's CPU in the
+    event loop (``attune bench load``, docs/deployment.md)."""
     for table, table_rows in rows.items():
         if not table_rows:
             continue
         names = columns_of(table)
-        paramstyle = conn.dialect.paramstyle
-        if paramstyle in POSITIONAL_STYLES:
-            await conn.exec_driver_sql(insert_statement(table, names, paramstyle), table_rows)
+        sql = _insert_statement(table, names, conn.dialect.paramstyle)
+        if sql is not None:
+            await conn.exec_driver_sql(sql, table_rows)
         else:
             await conn.execute(
                 insert(table), [dict(zip(names, r, strict=True)) for r in table_rows]
@@ -184,14 +195,7 @@ async def _insert(conn: AsyncConnection, rows: Rows) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Recording:
-    """``writer``: SQLite group commits go through it (one thread hop per commit)."""
-
     engine: AsyncEngine
-    writer: SqliteWriter | None = None
-
-    async def close(self) -> None:
-        if self.writer is not None:
-            await self.writer.close()
 
     async def record(
         self,
@@ -219,11 +223,8 @@ class Recording:
         is committed on its own instead, so every one gets its own outcome (or error)."""
         rows = ingest_rows(items)
         try:
-            if self.writer is not None:
-                await self.writer.insert([(t, columns_of(t), r) for t, r in rows.items()])
-            else:
-                async with self.engine.begin() as conn:
-                    await _insert(conn, rows)
+            async with self.engine.begin() as conn:
+                await _insert(conn, rows)
         except IntegrityError:
             outcomes: list[RecordOutcome | Exception] = []
             for item in items:
