@@ -96,6 +96,8 @@ BAD_MESSAGES = [
         "notifications",
     ),
     (batch(9)[:-1] + ', "pad": "' + "x" * 70_000 + '"}', "too_large", "larger than"),
+    # Fewer characters than the limit, more bytes (three each in UTF-8).
+    (batch(11)[:-1] + ', "pad": "' + "\u20ac" * 22_000 + '"}', "too_large", "larger than"),
     (batch(10).encode(), "invalid_message", "binary frames"),
 ]
 

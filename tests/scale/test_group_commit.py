@@ -64,3 +64,41 @@ async def test_a_resend_a_clash_and_a_deleted_participant_fail_alone(store) -> N
     assert results[:3] == [RecordOutcome.DUPLICATE, RecordOutcome.CONFLICT, RecordOutcome.NEW]
     assert isinstance(results[3], NotFoundError)
     assert await store.recording.last_seq(people[2].id) == 0
+
+
+async def test_each_waiter_returns_only_once_its_message_is_committed(store) -> None:  # noqa: F811
+    # Another connection (the engine's pool, not the commit's) must already see the message
+    # when its waiter resumes: that is what lets ingest ack it.
+    people = await participants(store, 30)
+    commits = GroupCommit(store.recording)
+    seen_committed: list[bool] = []
+
+    async def record_then_look(p, seq: int) -> RecordOutcome:
+        outcome = await commits.record(pending(p, seq, seq + 1))
+        seen_committed.append(await store.recording.last_seq(p.id) == seq)
+        return outcome
+
+    for seq in range(3):
+        outcomes = await asyncio.gather(*(record_then_look(p, seq) for p in people))
+        assert outcomes == [RecordOutcome.NEW] * len(people)
+    assert seen_committed == [True] * 90
+    assert commits.batches < 90
+
+
+async def test_a_resend_inside_the_same_group_is_recorded_once(store) -> None:  # noqa: F811
+    people = await participants(store, 3)
+    commits = GroupCommit(store.recording)
+    results = await asyncio.gather(
+        commits.record(pending(people[0], 0, 1)),
+        commits.record(pending(people[1], 0, 1)),
+        commits.record(pending(people[0], 0, 2)),  # the same message, before its ack
+        commits.record(pending(people[2], 0, 1)),
+    )
+    assert results == [
+        RecordOutcome.NEW,
+        RecordOutcome.NEW,
+        RecordOutcome.DUPLICATE,
+        RecordOutcome.NEW,
+    ]
+    inputs = await store.recording.collector_inputs(people[0].session_id)
+    assert [(i.participant_id, i.seq, i.input_no) for i in inputs] == [(people[0].id, 0, 1)]

@@ -19,7 +19,6 @@ from attune.api.deps import Services, services
 from attune.errors import ConflictError, NotFoundError, OwnedElsewhereError, ProtocolError
 from attune.protocol.ingest import (
     MAX_MESSAGE_BYTES,
-    Ack,
     Batch,
     Hello,
     IngestError,
@@ -94,6 +93,13 @@ async def _serve(websocket: WebSocket, svc: Services, participant: ParticipantRo
             await websocket.send_text(reply.model_dump_json())
 
 
+def _too_big(frame: str) -> bool:
+    # UTF-8 takes one to four bytes a character: encode only when the length cannot tell.
+    if len(frame) * 4 <= MAX_MESSAGE_BYTES:
+        return False
+    return len(frame) > MAX_MESSAGE_BYTES or len(frame.encode()) > MAX_MESSAGE_BYTES
+
+
 def _require_hello(*, greeted: bool) -> None:
     if not greeted:
         raise ProtocolError("send hello first", error="hello_required")
@@ -102,7 +108,7 @@ def _require_hello(*, greeted: bool) -> None:
 def _decode(frame: str | bytes) -> Hello | SeqMessage:
     if isinstance(frame, bytes):
         raise ProtocolError("binary frames are not accepted: send JSON text")
-    if len(frame.encode()) > MAX_MESSAGE_BYTES:
+    if _too_big(frame):
         raise ProtocolError(
             f"message larger than {MAX_MESSAGE_BYTES} bytes",
             code=sockets.MESSAGE_TOO_BIG,
@@ -152,7 +158,13 @@ async def _record(
             "after welcome.last_seq",
             error="seq_conflict",
         )
-    await websocket.send_text(Ack(v=1, seq=message.seq).model_dump_json())
+    await websocket.send_text(ack_text(message.seq))
+
+
+def ack_text(seq: int) -> str:
+    """``Ack(v=1, seq=seq).model_dump_json()`` without building a model: one goes out per
+    collector message (tests/integration/test_ingest.py checks the two agree)."""
+    return f'{{"v":1,"type":"ack","seq":{seq:d}}}'
 
 
 def _latest_s(message: SeqMessage) -> float:

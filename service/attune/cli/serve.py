@@ -20,6 +20,7 @@ from attune.cli.common import (
     start_server,
     stop_event,
 )
+from attune.cli.loops import event_loop_factory
 from attune.errors import ConfigError
 from attune.export.lsl import LslBridge, load_pylsl
 from attune.settings import Settings
@@ -60,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
         except ConfigError as exc:
             say(f"error: {exc}")
             return 1
-    asyncio.run(_serve(settings, lsl=lsl))
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(_serve(settings, lsl=lsl))
     return 0
 
 

@@ -107,55 +107,90 @@ class PendingRecord:
     now_s: float
 
 
-def _log_row(item: PendingRecord) -> dict[str, Any]:
-    return {
-        "participant_id": item.participant_id,
-        "seq": item.message.seq,
-        "kind": item.message.type,
-        "committed_at_s": item.now_s,
-        "session_id": item.session_id,
-        "input_no": item.input_no,
-        "live": item.live,
-        "body_sha256": message_digest(item.message),
-    }
+_LOG_COLUMNS = (
+    "participant_id",
+    "seq",
+    "kind",
+    "committed_at_s",
+    "session_id",
+    "input_no",
+    "live",
+    "body_sha256",
+)
+_BODY_COLUMNS: dict[Table, tuple[str, ...]] = {
+    schema.notifications: ("participant_id", "seq", "idx", "received_at_s", "payload"),
+    schema.link_events: ("participant_id", "seq", "at_s", "state", "reason"),
+    schema.battery_readings: ("participant_id", "seq", "at_s", "level_pct"),
+}
+Rows = dict[Table, list[tuple[Any, ...]]]  # the rows to insert, by table, in column order
+_MARKS = {"qmark": "?", "format": "%s", "numeric": ":{n}", "numeric_dollar": "${n}"}
 
 
-def _body_rows(items: list[PendingRecord]) -> dict[Table, list[dict[str, Any]]]:
-    """The rows holding the messages' bodies, by table."""
-    rows: dict[Table, list[dict[str, Any]]] = defaultdict(list)
+def _insert_statement(table: Table, columns: tuple[str, ...], paramstyle: str) -> str | None:
+    """``INSERT INTO table (columns) VALUES (...)`` in a driver's own positional parameter
+    style, for ``executemany`` of plain tuples; None for a style that takes names."""
+    mark = _MARKS.get(paramstyle)
+    if mark is None:
+        return None
+    values = ", ".join(mark.format(n=n) for n in range(1, len(columns) + 1))
+    # Names come from the schema and values are bound: nothing here comes from input.
+    return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({values})"  # noqa: S608
+
+
+def columns_of(table: Table) -> tuple[str, ...]:
+    return _LOG_COLUMNS if table is schema.ingest_log else _BODY_COLUMNS[table]
+
+
+def ingest_rows(items: list[PendingRecord]) -> Rows:
+    """The rows recording ``items``: the log first (its key is what a resend clashes on),
+    then the messages' bodies. Plain tuples, so that a batch costs no per-row binding work."""
+    rows: Rows = {schema.ingest_log: []}
+    log = rows[schema.ingest_log]
     for item in items:
         message, participant_id = item.message, item.participant_id
+        log.append(
+            (
+                participant_id,
+                message.seq,
+                message.type,
+                item.now_s,
+                item.session_id,
+                item.input_no,
+                item.live,
+                message_digest(message),
+            )
+        )
         if isinstance(message, Batch):
-            rows[schema.notifications] += [
-                {
-                    "participant_id": participant_id,
-                    "seq": message.seq,
-                    "idx": idx,
-                    "received_at_s": n.received_at_s,
-                    "payload": n.payload,
-                }
+            rows.setdefault(schema.notifications, []).extend(
+                (participant_id, message.seq, idx, n.received_at_s, n.payload)
                 for idx, n in enumerate(message.notifications)
-            ]
+            )
         elif isinstance(message, Link):
-            rows[schema.link_events].append(
-                {
-                    "participant_id": participant_id,
-                    "seq": message.seq,
-                    "at_s": message.at_s,
-                    "state": message.state.value,
-                    "reason": message.reason,
-                }
+            rows.setdefault(schema.link_events, []).append(
+                (participant_id, message.seq, message.at_s, message.state.value, message.reason)
             )
         else:
-            rows[schema.battery_readings].append(
-                {
-                    "participant_id": participant_id,
-                    "seq": message.seq,
-                    "at_s": message.at_s,
-                    "level_pct": message.level_pct,
-                }
+            rows.setdefault(schema.battery_readings, []).append(
+                (participant_id, message.seq, message.at_s, message.level_pct)
             )
     return rows
+
+
+async def _insert(conn: AsyncConnection, rows: Rows) -> None:
+    """Plain ``executemany`` where the driver's parameter style allows (aiosqlite and
+    asyncpg do): SQLAlchemy's per-row binding was most of a group commit's CPU in the
+    event loop (``attune bench load``, docs/deployment.md)."""
+    for table, table_rows in rows.items():
+        if not table_rows:
+            continue
+        names = columns_of(table)
+        sql = _insert_statement(table, names, conn.dialect.paramstyle)
+        if sql is not None:
+            await conn.exec_driver_sql(sql, table_rows)
+        else:
+            await conn.execute(
+                insert(table), [dict(zip(names, r, strict=True)) for r in table_rows]
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,9 +211,7 @@ class Recording:
         item = PendingRecord(session_id, participant_id, message, input_no, live, now_s)
         try:
             async with self.engine.begin() as conn:
-                await conn.execute(insert(schema.ingest_log).values(_log_row(item)))
-                for table, rows in _body_rows([item]).items():
-                    await conn.execute(insert(table), rows)
+                await _insert(conn, ingest_rows([item]))
         except IntegrityError as exc:
             digest = message_digest(message)
             return await self._explain_conflict(participant_id, message.seq, digest, exc)
@@ -188,11 +221,10 @@ class Recording:
         """Commit several collector messages (of any sessions) in one transaction: one
         durable commit instead of one each. If any of them clashes with what is stored, each
         is committed on its own instead, so every one gets its own outcome (or error)."""
+        rows = ingest_rows(items)
         try:
             async with self.engine.begin() as conn:
-                await conn.execute(insert(schema.ingest_log), [_log_row(i) for i in items])
-                for table, rows in _body_rows(items).items():
-                    await conn.execute(insert(table), rows)
+                await _insert(conn, rows)
         except IntegrityError:
             outcomes: list[RecordOutcome | Exception] = []
             for item in items:

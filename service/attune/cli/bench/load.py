@@ -45,6 +45,7 @@ from attune.api.auth import COOKIE_NAME
 from attune.api.passwords import Passwords
 from attune.cli.bench.latency import PASSWORD, USERNAME, _free_port, _latencies, _Strap
 from attune.cli.common import say
+from attune.cli.loops import event_loop_factory
 from attune.sensor.hrm import parse_hrm
 from attune.sim import CLIENT_PROFILE, THERAPIST_PROFILE, StrapPacketizer, resting_beats
 from attune.store import Store
@@ -191,11 +192,20 @@ async def _step(args: argparse.Namespace, straps: int) -> Step:
                 return await _measure(args, servers, provisioned, straps)
             finally:
                 for process, _ in servers:
-                    process.terminate()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(process.wait(), 20)
+                    await _stop(process)
         finally:
             await cleanup()
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    """Stop a server; kill it if it has not stopped after 20 s, so that it never outlives the
+    step (and its database, which is removed next)."""
+    process.terminate()
+    try:
+        await asyncio.wait_for(process.wait(), 20)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
 
 
 async def _backend(args: argparse.Namespace, tmp: Path) -> tuple[dict[str, str], Any]:
@@ -602,4 +612,6 @@ async def _generator_main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(_generator_main())
+    # The generators share the machine with the service: the cheaper loop leaves it more.
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(_generator_main())
