@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,10 +16,10 @@ from attune.collector.strap_link import LinkSettings, StrapLink
 from attune.protocol.ingest import Batch, Battery, Link
 from attune.store.recording import RecordedInput
 from attune.testing.service import LoopbackService
+from attune.testing.waits import PATIENCE_S, eventually
 
 ROLES = ("therapist", "client")
 # Real seconds a test waits for something before it fails (a bound, not a measurement).
-PATIENCE_S = 20.0
 
 
 def fast_config(**policy: float) -> CollectorConfig:
@@ -39,18 +38,6 @@ def fast_config(**policy: float) -> CollectorConfig:
         uplink_backoff=Backoff(base_s=0.5, cap_s=4.0),
         drain_timeout_s=300.0,  # strap s (12 real s): time for a loaded machine to catch up
     )
-
-
-async def eventually(
-    predicate: Callable[[], bool], what: str, within_s: float = PATIENCE_S
-) -> None:
-    """Wait (real time, bounded) until ``predicate()`` holds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within_s
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @dataclass

@@ -13,7 +13,8 @@ import pytest
 from attune.testing.bluez import StrapConfig
 from attune.testing.clock import ScaledClock
 from attune.testing.service import LoopbackService
-from tests.ble.helpers import PATIENCE_S, batteries, link_states
+from attune.testing.waits import PATIENCE_S
+from tests.ble.helpers import batteries, link_states
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -20,28 +20,17 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from attune.collector.outbox import MemoryOutbox
+from attune.cli.common import free_port
 from attune.collector.uplink import Uplink
 from attune.protocol.ingest import SensorInfo
 from attune.sensor.hrm import HeartRateMeasurement, encode_hrm
 from attune.store import Store, schema
-from tests.integration.test_schemathesis import free_port
+from attune.testing.outbox import WatchedOutbox
+from attune.testing.waits import eventually
 
 NOTIFICATIONS = 300
 KILL_AFTER_ACKS = 100
 WAIT_S = 60.0  # bound on every wait below; none of them is a timing assertion
-
-
-class WatchedOutbox(MemoryOutbox):
-    """The uplink's memory outbox, remembering which seqs the service acknowledged."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.acked: set[int] = set()
-
-    def ack(self, seq: int) -> None:
-        self.acked.add(seq)
-        super().ack(seq)
 
 
 class Service:
@@ -83,14 +72,6 @@ def service_process(tmp_path) -> Iterator[Service]:
     service = Service(tmp_path, free_port())
     yield service
     service.stop()
-
-
-async def _until(condition, what: str) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 def payload(seq: int) -> bytes:
@@ -152,7 +133,9 @@ async def test_kill_9_loses_no_acknowledged_batch_and_duplicates_none(service_pr
 
     producing = asyncio.create_task(produce())
     try:
-        await _until(lambda: len(outbox.acked) >= KILL_AFTER_ACKS, "acks before the kill")
+        await eventually(
+            lambda: len(outbox.acked) >= KILL_AFTER_ACKS, "acks before the kill", within_s=WAIT_S
+        )
         service.kill()
         acked_before_kill = set(outbox.acked)
         stored = await _recorded(service.data_dir, participant_id)
@@ -161,7 +144,9 @@ async def test_kill_9_loses_no_acknowledged_batch_and_duplicates_none(service_pr
 
         service.start()
         await producing
-        await _until(lambda: len(outbox) == 0, "the outbox to drain after the restart")
+        await eventually(
+            lambda: len(outbox) == 0, "the outbox to drain after the restart", within_s=WAIT_S
+        )
     finally:
         producing.cancel()
         sending.cancel()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from schemathesis.checks import not_a_server_error
 
 from attune.api.app import create_app
 from attune.api.auth import COOKIE_NAME
+from attune.cli.common import free_port
 from attune.settings import Settings
 from attune.store import Store
 from tests.integration.conftest import PASSWORD, cheap_passwords
@@ -32,13 +32,6 @@ MAX_EXAMPLES = 20
 schema = schemathesis.openapi.from_dict(
     create_app(Settings(data_dir=Path("/nonexistent"), secret_key="unused")).openapi()
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True)

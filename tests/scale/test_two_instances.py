@@ -38,7 +38,7 @@ from websockets.exceptions import ConnectionClosed
 from attune.api.auth import COOKIE_NAME
 from attune.api.inputs import session_inputs, stream_setup
 from attune.api.stream import SessionStream, live_order
-from attune.collector.outbox import MemoryOutbox
+from attune.cli.common import free_port
 from attune.collector.uplink import Uplink
 from attune.protocol.ingest import SensorInfo
 from attune.sim import (
@@ -49,6 +49,8 @@ from attune.sim import (
     resting_beats,
 )
 from attune.store import Store, schema
+from attune.testing.outbox import WatchedOutbox
+from attune.testing.waits import eventually
 from tests.integration.conftest import (
     PASSWORD,
     POSTGRES_URL,
@@ -56,7 +58,6 @@ from tests.integration.conftest import (
     _fresh_schema,
     cheap_passwords,
 )
-from tests.integration.test_schemathesis import free_port
 from tests.scale.conftest import REDIS_URL
 
 NOTIFICATIONS = 150  # per participant
@@ -65,18 +66,6 @@ SEND_EVERY_S = 0.02
 LEASE_TTL_S = 2.0
 WAIT_S = 60.0  # bound on every wait below; none of them is a timing assertion
 PROFILES: dict[str, PersonProfile] = {"therapist": THERAPIST_PROFILE, "client": CLIENT_PROFILE}
-
-
-class WatchedOutbox(MemoryOutbox):
-    """The uplink's memory outbox, remembering which seqs the service acknowledged."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.acked: set[int] = set()
-
-    def ack(self, seq: int) -> None:
-        self.acked.add(seq)
-        super().ack(seq)
 
 
 class FailoverProxy:
@@ -240,14 +229,6 @@ async def _expect_session(ws: ClientConnection) -> None:
     assert first["type"] == "session", first
 
 
-async def _until(condition, what: str) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
 def _notifications(role: str, seed: int) -> list[tuple[float, bytes]]:
     packetizer = StrapPacketizer(resting_beats(PROFILES[role], seed=seed))
     out = []
@@ -341,9 +322,10 @@ async def test_killing_the_owner_moves_the_session_without_loss_gap_or_repeat(
     collectors = Collectors(f"ws://127.0.0.1:{await proxy.start()}/ingest", setup.tokens)
     outboxes, producing = collectors.outboxes, collectors.start()
     try:
-        await _until(
+        await eventually(
             lambda: all(len(o.acked) >= KILL_AFTER_ACKS for o in outboxes.values()),
             "acks before the kill",
+            within_s=WAIT_S,
         )
         assert await redis.get(f"{prefix}lease:{{{setup.session_id}}}") == "1:inst-a"
         a.kill()
@@ -354,12 +336,17 @@ async def test_killing_the_owner_moves_the_session_without_loss_gap_or_repeat(
         # The browser reconnects, to B now, resuming after the last seq it applied.
         watching_a = asyncio.create_task(on_a.watch(f"ws://127.0.0.1:{b.port}{live_path}", cookie))
         await asyncio.gather(*producing)
-        await _until(lambda: all(len(o) == 0 for o in outboxes.values()), "the outboxes to drain")
+        await eventually(
+            lambda: all(len(o) == 0 for o in outboxes.values()),
+            "the outboxes to drain",
+            within_s=WAIT_S,
+        )
         expected, stored = await _oracle(setup.schema, setup.session_id)
         final_seq = expected[-1]["seq"]
-        await _until(
+        await eventually(
             lambda: on_a.last_seq >= final_seq and on_b.last_seq >= final_seq,
             "both dashboards to reach the last message",
+            within_s=WAIT_S,
         )
     finally:
         for task in (*producing, *collectors.tasks, watching_a, watching_b):

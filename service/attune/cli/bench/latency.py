@@ -29,7 +29,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from attune.api.auth import COOKIE_NAME
 from attune.api.passwords import Passwords
-from attune.cli.common import say
+from attune.cli.common import free_port, say
 from attune.collector.uplink import Uplink
 from attune.errors import ConfigError
 from attune.hrv.artefacts import DECISION_DELAY
@@ -74,7 +74,7 @@ class Figures:
 
 
 @dataclass(slots=True)
-class _Strap:
+class Strap:
     """A participant's sent notifications: arrival stamps and how many RR values each held."""
 
     participant_id: str
@@ -116,7 +116,7 @@ class _Setup:
 async def _bench(duration_s: float, dashboards: int) -> tuple[Figures, Figures]:
     with tempfile.TemporaryDirectory(prefix="attune-bench-") as tmp:
         sessions = [await _prepare(Path(tmp), name) for name in ("baseline", "stalled")]
-        port = _free_port()
+        port = free_port()
         server = await asyncio.create_subprocess_exec(
             sys.executable,
             *("-m", "attune", "serve", "--port", str(port), "--data-dir", tmp),
@@ -163,13 +163,6 @@ async def _prepare(data_dir: Path, title: str) -> tuple[str, dict[Role, tuple[st
     return session.id, tokens
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 async def _sign_in(base: str) -> str:
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     async with httpx.AsyncClient(base_url=base) as http:
@@ -199,7 +192,7 @@ async def _scenario(
     straps, tasks = [], []
     profiles: dict[Role, PersonProfile] = {"therapist": THERAPIST_PROFILE, "client": CLIENT_PROFILE}
     for seed, (role, (participant_id, token)) in enumerate(tokens.items(), start=1):
-        strap = _Strap(participant_id)
+        strap = Strap(participant_id)
         uplink = Uplink(
             url=f"{ws_base}/ingest", token=token, sensor=SensorInfo(name=f"bench {role}")
         )
@@ -222,7 +215,7 @@ async def _scenario(
         1000.0 * latency
         for arrived in arrivals
         for strap in straps
-        for latency in _latencies(strap, arrived.get(strap.participant_id, []))
+        for latency in latencies(strap, arrived.get(strap.participant_id, []))
     ]
     values = np.asarray(latencies_ms)
     if not values.size:
@@ -264,7 +257,7 @@ async def _read(viewer: ClientConnection, arrivals: dict[str, list[float]]) -> N
             arrivals.setdefault(message["participant"], []).append(received_s)
 
 
-async def _stream(uplink: Uplink, strap: _Strap, profile: PersonProfile, seed: int) -> None:
+async def _stream(uplink: Uplink, strap: Strap, profile: PersonProfile, seed: int) -> None:
     """A simulated strap at rest, keeping what it sent (see collector/simulated.py)."""
     packetizer = StrapPacketizer(resting_beats(profile, seed=seed))
     start_s = time.time()
@@ -277,7 +270,7 @@ async def _stream(uplink: Uplink, strap: _Strap, profile: PersonProfile, seed: i
         strap.rr_counts.append(len(parse_hrm(notification.payload).rr_1024))
 
 
-def _latencies(strap: _Strap, beat_arrivals_s: list[float]) -> list[float]:
+def latencies(strap: Strap, beat_arrivals_s: list[float]) -> list[float]:
     """Per notification: the arrival of the first beat it released minus its send stamp.
 
     The live artefact screen decides a beat when the beat ``DECISION_DELAY`` later arrives, so

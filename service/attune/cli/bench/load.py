@@ -43,8 +43,8 @@ from websockets.exceptions import ConnectionClosed
 
 from attune.api.auth import COOKIE_NAME
 from attune.api.passwords import Passwords
-from attune.cli.bench.latency import PASSWORD, USERNAME, _free_port, _latencies, _Strap
-from attune.cli.common import say
+from attune.cli.bench.latency import PASSWORD, USERNAME, Strap, latencies
+from attune.cli.common import free_port, say
 from attune.cli.loops import event_loop_factory
 from attune.sensor.hrm import parse_hrm
 from attune.sim import CLIENT_PROFILE, THERAPIST_PROFILE, StrapPacketizer, resting_beats
@@ -277,7 +277,7 @@ async def _provision(env: dict[str, str], sessions: int) -> _Provisioned:
 
 
 async def _serve(env: dict[str, str], data_dir: Path) -> tuple[asyncio.subprocess.Process, str]:
-    port = _free_port()
+    port = free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         *("-m", "attune", "--log-level", "warning", "serve", "--port", str(port)),
@@ -472,7 +472,7 @@ class _Collector:
     token: str
     notes: list[tuple[str, int]]
     tally: _Tally
-    watched: _Strap | None
+    watched: Strap | None
     welcomed: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def run(self, connect_at_s: float) -> None:
@@ -522,7 +522,7 @@ class _Collector:
 
 
 def _window_latencies(
-    strap: _Strap, arrivals_s: list[float], window: tuple[float, float]
+    strap: Strap, arrivals_s: list[float], window: tuple[float, float]
 ) -> list[float]:
     """Latencies of the strap's notifications sent inside the window: the beats before the
     window's first notification are skipped, so the k-th beat still matches its RR value."""
@@ -530,8 +530,8 @@ def _window_latencies(
     if first is None:
         return []
     last = next((i for i, t in enumerate(strap.sent_at_s) if t >= window[1]), None)
-    inside = _Strap(strap.participant_id, strap.sent_at_s[first:last], strap.rr_counts[first:last])
-    return _latencies(inside, arrivals_s[sum(strap.rr_counts[:first]) :])
+    inside = Strap(strap.participant_id, strap.sent_at_s[first:last], strap.rr_counts[first:last])
+    return latencies(inside, arrivals_s[sum(strap.rr_counts[:first]) :])
 
 
 async def _generate(spec: dict[str, Any], stdin: asyncio.StreamReader) -> dict[str, Any]:
@@ -539,7 +539,7 @@ async def _generate(spec: dict[str, Any], stdin: asyncio.StreamReader) -> dict[s
     then count inside the window the orchestrator sends back."""
     pool = _payload_pool(120)
     tally = _Tally()
-    watched: dict[str, _Strap] = {p: _Strap(p) for _, _, ps in spec["dashboards"] for p in ps}
+    watched: dict[str, Strap] = {p: Strap(p) for _, _, ps in spec["dashboards"] for p in ps}
     arrivals: list[dict[str, list[float]]] = [{} for _ in spec["dashboards"]]
     tasks = [
         asyncio.create_task(_dashboard(url, spec["cookie"], arrivals[i]))
