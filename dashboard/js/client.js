@@ -4,9 +4,9 @@
 // therapist turns them on.
 import { formatValue } from "./format.js";
 import { createGauge } from "./gauge.js";
-import { connectLive } from "./live.js";
+import { followSession } from "./live.js";
 import { createSessionClock, pacerAt, pacerPhase } from "./pacer.js";
-import { applyMessage, byRole, createState, parseFragment, signalLost } from "./protocol.js";
+import { byRole, createState, parseFragment, signalLost } from "./protocol.js";
 
 const $ = (id) => document.getElementById(id);
 const state = createState();
@@ -81,14 +81,12 @@ function animatePacer() {
 if (!session || !token) {
   $("meter-word").textContent = "Please open the link your therapist gave you.";
 } else {
-  connectLive({
+  followSession({
     session,
     token,
-    getAfterSeq: () => state.lastSeq ?? 0,
-    onMessage: (msg) => {
-      if (typeof msg.t_s === "number") clock.observe(msg.t_s, performance.now() / 1000);
-      if (applyMessage(state, msg)) scheduleRender();
-    },
+    state,
+    clock,
+    onChange: scheduleRender,
     onStatus: (status) => { connection = status; scheduleRender(); },
   });
   requestAnimationFrame(animatePacer);

@@ -3,6 +3,8 @@
 // A therapist's page sends no token (its login cookie goes with the handshake); a client
 // link's page sends the token from its URL fragment.
 
+import { applyMessage } from "./protocol.js";
+
 // Refusals that a reconnect cannot fix (docs/protocol.md): error codes and close codes.
 const REFUSED_CODES = new Set(["unauthorized", "forbidden", "not_found"]);
 const FINAL_CLOSE = new Map([[4403, "link revoked"], [4404, "session deleted"]]);
@@ -54,4 +56,22 @@ export function connectLive({ session, token, getAfterSeq, onMessage, onStatus }
 
   open();
   return { close() { stopped = true; socket?.close(); } };
+}
+
+/**
+ * Follows a session's live stream into `state` (protocol.js), resuming after the last seq it
+ * applied; `clock` (pacer.js) learns session time from each message, and onChange runs when
+ * a message changed the state.
+ */
+export function followSession({ session, token, state, clock, onChange, onStatus }) {
+  return connectLive({
+    session,
+    token,
+    getAfterSeq: () => state.lastSeq ?? 0,
+    onMessage: (msg) => {
+      if (typeof msg.t_s === "number") clock.observe(msg.t_s, performance.now() / 1000);
+      if (applyMessage(state, msg)) onChange();
+    },
+    onStatus,
+  });
 }

@@ -2,7 +2,7 @@
 // /replay socket (docs/protocol.md), with both tachograms, metrics, synchrony, pacer state,
 // cues, markers and notes, gaps and rejected beats; re-analysis and export links.
 import { api, requireLogin } from "./api.js";
-import { tachogramChart, trendChart } from "./charts.js";
+import { cardField, participantCards, renderCard } from "./cards.js";
 import { formatClock, formatLag, formatValue } from "./format.js";
 import { pacerAt } from "./pacer.js";
 import { HORIZON_S, applyMessage, createState, parseFragment, resetStream } from "./protocol.js";
@@ -10,25 +10,11 @@ import { HORIZON_S, applyMessage, createState, parseFragment, resetStream } from
 const $ = (id) => document.getElementById(id);
 const state = createState();
 const { session, token } = parseFragment(location.hash);
-const views = new Map();
 const player = { state: "paused", tS: 0, durationS: 0, speed: 8, engine: null, scrubbing: false };
 let socket = null;
 let frameRequested = false;
 
-function view(p) {
-  let v = views.get(p.id);
-  if (v) return v;
-  const el = $("participant-card").content.firstElementChild.cloneNode(true);
-  el.dataset.participant = p.id;
-  $("participants").append(el);
-  const colorVar = p.role === "therapist" ? "--therapist" : "--client";
-  v = { el, tacho: tachogramChart(el.querySelector(".tachogram"), colorVar),
-    trend: trendChart(el.querySelector(".trend"), [
-      { label: "RMSSD (ms)", scale: "ms", colorVar },
-      { label: "lnRMSSD", scale: "ln", colorVar: "--muted", dash: [6, 4] }]) };
-  views.set(p.id, v);
-  return v;
-}
+const card = participantCards($("participants"), $("participant-card"));
 
 function position() {
   return Math.max(player.tS, state.latestS ?? 0);
@@ -49,19 +35,9 @@ function render() {
   $("play").textContent = player.state === "playing" ? "Pause" : "Play";
   $("connection").textContent = player.state;
   for (const p of state.participants.values()) {
-    const { el, tacho, trend } = view(p);
-    el.dataset.role = p.role;
-    el.querySelector(".name").textContent = p.name;
-    el.querySelector(".role").textContent = p.role;
-    el.querySelector('[data-metric="hr"]').textContent = formatValue(p.instantHrBpm ?? p.hrBpm);
-    el.querySelector('[data-metric="rmssd"]').textContent = formatValue(p.rmssdMs);
-    el.querySelector('[data-metric="lnrmssd"]').textContent = formatValue(p.lnRmssd, 2);
-    el.querySelector('[data-metric="calm"]').textContent = formatValue(p.calm?.value);
-    el.querySelector('[data-field="artefacts"]').textContent = String(p.artefacts);
-    el.querySelector('[data-field="gaps"]').textContent = String(p.gaps.length);
-    el.querySelector('[data-field="rejected"]').textContent = String(p.rejectedTotal);
-    tacho.update(p, fromS, toS);
-    trend.update([p.rmssdSeries, p.lnRmssdSeries], fromS, toS);
+    const c = card(p);
+    renderCard(c, p, fromS, toS);
+    cardField(c.el, "artefacts").textContent = String(p.artefacts);
   }
   const s = state.synchrony;
   const put = (name, text) => { $("synchrony").querySelector(`[data-sync="${name}"]`).textContent = text; };

@@ -2,18 +2,17 @@
 // signal quality; synchrony, the cue feed, pacer controls, session start/stop and a one-key
 // marker. Messages update the state as they come; the page renders at most once per frame.
 import { api, requireLogin } from "./api.js";
-import { tachogramChart, trendChart } from "./charts.js";
+import { cardField as field, participantCards, renderCard } from "./cards.js";
+import { trendChart } from "./charts.js";
 import { formatClock, formatLag, formatReason, formatValue } from "./format.js";
-import { createGauge } from "./gauge.js";
-import { connectLive } from "./live.js";
+import { followSession } from "./live.js";
 import { createSessionClock, pacerAt, pacerPhase } from "./pacer.js";
-import { HORIZON_S, applyMessage, createState, parseFragment, signalLost } from "./protocol.js";
+import { HORIZON_S, createState, parseFragment, signalLost } from "./protocol.js";
 
 const $ = (id) => document.getElementById(id);
 const state = createState();
 const clock = createSessionClock();
 const { session, token } = parseFragment(location.hash);
-const views = new Map(); // participant id -> {el, gauge, tacho, trend}
 const perf = { renderMs: new Float64Array(8192), renders: 0 };
 let syncChart = null;
 let cuesShown = 0;
@@ -21,29 +20,7 @@ let frameRequested = false;
 let sessionRow = null;
 let shownNumbers = false;
 
-function view(p) {
-  let v = views.get(p.id);
-  if (v) return v;
-  const el = $("participant-card").content.firstElementChild.cloneNode(true);
-  el.dataset.participant = p.id;
-  $("participants").append(el);
-  const colorVar = p.role === "therapist" ? "--therapist" : "--client";
-  v = {
-    el,
-    gauge: createGauge(el.querySelector(".gauge-slot"), { label: "calm index" }),
-    tacho: tachogramChart(el.querySelector(".tachogram"), colorVar),
-    trend: trendChart(el.querySelector(".trend"), [
-      { label: "RMSSD (ms)", scale: "ms", colorVar },
-      { label: "lnRMSSD", scale: "ln", colorVar: "--muted", dash: [6, 4] },
-    ]),
-  };
-  views.set(p.id, v);
-  return v;
-}
-
-function field(el, name) {
-  return el.querySelector(`[data-field="${name}"]`);
-}
+const card = participantCards($("participants"), $("participant-card"), { gauge: true });
 
 function baselineText(calm) {
   if (!calm) return "baseline: waiting for beats";
@@ -54,19 +31,14 @@ function baselineText(calm) {
 }
 
 function renderParticipant(p, fromS, toS) {
-  const { el, gauge, tacho, trend } = view(p);
-  el.dataset.role = p.role;
-  el.querySelector(".name").textContent = p.name;
-  el.querySelector(".role").textContent = p.role;
-  el.querySelector('[data-metric="hr"]').textContent = formatValue(p.instantHrBpm ?? p.hrBpm);
+  const c = card(p);
+  const { el } = c;
+  renderCard(c, p, fromS, toS);
   const rmssd = el.querySelector('[data-metric="rmssd"]');
-  rmssd.textContent = formatValue(p.rmssdMs);
   rmssd.classList.toggle("provisional", p.provisional);
   rmssd.title = p.provisional ? "warming up: under 30 s of beats" : "";
-  el.querySelector('[data-metric="lnrmssd"]').textContent = formatValue(p.lnRmssd, 2);
   const calmValue = p.calm?.value ?? null;
-  el.querySelector('[data-metric="calm"]').textContent = formatValue(calmValue);
-  gauge.set(calmValue, p.calm ? `${formatValue(calmValue)} (${p.calm.state})` : "no value yet");
+  c.gauge.set(calmValue, p.calm ? `${formatValue(calmValue)} (${p.calm.state})` : "no value yet");
   field(el, "baseline").textContent = baselineText(p.calm);
   const lost = signalLost(p);
   const link = field(el, "link");
@@ -75,10 +47,6 @@ function renderParticipant(p, fromS, toS) {
   field(el, "contact").textContent = p.contact === null ? "contact n/a" : p.contact ? "contact ok" : "no skin contact";
   field(el, "artefacts").textContent = p.artefactPct === null ? "—" : `${formatValue(p.artefactPct, 1)} %`;
   field(el, "battery").textContent = p.batteryPct === null ? "battery —" : `battery ${p.batteryPct} %`;
-  field(el, "gaps").textContent = String(p.gaps.length);
-  field(el, "rejected").textContent = String(p.rejectedTotal);
-  tacho.update(p, fromS, toS);
-  trend.update([p.rmssdSeries, p.lnRmssdSeries], fromS, toS);
 }
 
 function renderSynchrony(fromS, toS) {
@@ -291,14 +259,12 @@ async function main() {
     $("session-clock").textContent = formatClock(clock.at(performance.now() / 1000));
     renderPacer();
   }, 250);
-  connectLive({
+  followSession({
     session,
     token,
-    getAfterSeq: () => state.lastSeq ?? 0,
-    onMessage: (msg) => {
-      if (typeof msg.t_s === "number") clock.observe(msg.t_s, performance.now() / 1000);
-      if (applyMessage(state, msg)) scheduleRender();
-    },
+    state,
+    clock,
+    onChange: scheduleRender,
     onStatus: (status, reason) => {
       $("connection").dataset.state = status;
       $("connection").textContent = reason ? `${status}: ${reason}` : status;

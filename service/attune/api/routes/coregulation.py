@@ -12,7 +12,7 @@ from pydantic import JsonValue
 from attune.api.auth import SessionAccess, check_origin, session_access
 from attune.api.deps import Services, ServicesDep
 from attune.api.errors import responses
-from attune.api.live_messages import resonance_message
+from attune.api.live_messages import resonance_message, session_pacer
 from attune.api.models import (
     ClientViewIn,
     ClientViewOut,
@@ -43,17 +43,8 @@ DEFAULT_EXHALE_RATIO = 1.5
 
 
 def pacer_out(runtime: SessionRuntime) -> PacerOut:
-    setting = runtime.stream.pipeline.coreg.pacer_setting
-    if setting is None or setting.settings is None:
-        return PacerOut(running=False)
-    return PacerOut(
-        running=True,
-        breaths_per_min=setting.settings.breaths_per_min,
-        exhale_ratio=setting.settings.exhale_ratio,
-        effective_s=setting.effective_s,
-        anchor_s=setting.anchor_s,
-        source=setting.source,
-    )
+    pacer = session_pacer(runtime.stream.pipeline.coreg.pacer_setting)
+    return PacerOut(running=False) if pacer is None else PacerOut(running=True, **dict(pacer))
 
 
 def resonance_out(runtime: SessionRuntime) -> ResonanceOut:
