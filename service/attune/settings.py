@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     lsl: bool = False
     # The clinic's cue settings (TOML, docs/coregulation.md), over the shipped defaults.
     cues_file: Path | None = None
+    # The serving process runs a full cycle collection this often instead of whenever
+    # CPython's rule says (attune.cli.gc_policy); 0 keeps CPython's defaults.
+    gc_full_every_s: float = Field(default=600.0, ge=0)
 
     def resolved_secret_key(self) -> str:
         """The configured key, or one kept in ``data_dir/secret.key`` so links survive restarts."""

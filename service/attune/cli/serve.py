@@ -20,6 +20,7 @@ from attune.cli.common import (
     start_server,
     stop_event,
 )
+from attune.cli.gc_policy import GcPolicy, apply, collect_forever
 from attune.cli.loops import event_loop_factory
 from attune.errors import ConfigError
 from attune.export.lsl import LslBridge, load_pylsl
@@ -71,6 +72,9 @@ async def _serve(settings: Settings, *, lsl: bool) -> None:
     stop = stop_event()
     server, server_task = await start_server(app, settings)
     say(f"Attune is serving at {http_base(settings.host, server.bound_port())}")
+    gc_policy = GcPolicy(full_every_s=settings.gc_full_every_s)
+    apply(gc_policy)
+    collector = asyncio.create_task(collect_forever(gc_policy), name="gc-full")
     bridge = None
     if lsl:
         services: Services = app.state.services
@@ -78,6 +82,7 @@ async def _serve(settings: Settings, *, lsl: bool) -> None:
         bridge.add_done_callback(_report_failure)
         say("publishing live sessions to Lab Streaming Layer")
     await stop.wait()
+    collector.cancel()
     if bridge is not None:
         bridge.cancel()
         await asyncio.gather(bridge, return_exceptions=True)

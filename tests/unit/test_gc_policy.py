@@ -1,0 +1,93 @@
+"""The serving process's garbage-collection policy (attune.cli.gc_policy)."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import weakref
+from collections.abc import Iterator
+
+import pytest
+from structlog.testing import capture_logs
+
+from attune.cli.gc_policy import NEVER, GcPolicy, apply, collect_forever
+
+
+@pytest.fixture
+def restored_gc() -> Iterator[None]:
+    """The policy changes process-wide state: put the test process's back."""
+    thresholds = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
+
+
+class _Node:
+    def __init__(self) -> None:
+        self.partner: _Node | None = None
+
+
+def _old_cycle() -> weakref.ref[_Node]:
+    """A reference cycle, promoted to the oldest generation, then dropped."""
+    a, b = _Node(), _Node()
+    a.partner, b.partner = b, a
+    gc.collect(1)  # survive the young generations: now it waits for a full collection
+    return weakref.ref(a)
+
+
+class _Ticks:
+    """Stands in for asyncio.sleep: lets ``n`` periods pass, then stops the loop."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.slept_s = n, []
+
+    async def __call__(self, delay_s: float) -> None:
+        if len(self.slept_s) == self.n:
+            raise asyncio.CancelledError
+        self.slept_s.append(delay_s)
+
+
+@pytest.mark.usefixtures("restored_gc")
+def test_apply_freezes_startup_and_turns_automatic_full_collections_off() -> None:
+    survivor = _Node()
+    apply(GcPolicy(young_objects=5000, young_collections=20, full_every_s=60.0))
+    assert gc.get_threshold() == (5000, 20, NEVER)
+    assert gc.get_freeze_count() > 0
+    assert not any(o is survivor for o in gc.get_objects())  # frozen: out of the collector's view
+
+
+@pytest.mark.usefixtures("restored_gc")
+def test_disabled_policy_leaves_cpython_alone() -> None:
+    before = gc.get_threshold()
+    apply(GcPolicy(full_every_s=0.0))
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
+
+
+@pytest.mark.usefixtures("restored_gc")
+async def test_scheduled_full_collection_frees_old_cycles_and_logs_its_pause() -> None:
+    apply(GcPolicy(full_every_s=30.0))
+    dead = _old_cycle()
+    for _ in range(50):  # young collections never reach the oldest generation
+        gc.collect(1)
+    assert dead() is not None
+    ticks = _Ticks(2)
+    with capture_logs() as logs, pytest.raises(asyncio.CancelledError):
+        await collect_forever(GcPolicy(full_every_s=30.0), sleep=ticks)
+    assert dead() is None
+    assert ticks.slept_s == [30.0, 30.0]
+    pauses = [e for e in logs if e["event"] == "gc_full"]
+    assert len(pauses) == 2
+    assert all(e["pause_ms"] >= 0 for e in pauses)
+    assert pauses[0]["collected"] >= 2  # the two nodes (and their dicts)
+
+
+async def test_disabled_policy_schedules_nothing() -> None:
+    calls: list[int] = []
+
+    def collect() -> int:
+        calls.append(1)
+        return 0
+
+    await collect_forever(GcPolicy(full_every_s=0.0), sleep=_Ticks(3), collect=collect)
+    assert calls == []
