@@ -54,8 +54,21 @@ class Ring:
         self.rows[index % self.capacity] = rows
         self.ids[index % self.capacity] = index
 
+    def put_one(self, index: int, row: FloatArray) -> None:
+        slot = index % self.capacity
+        self.rows[slot] = row
+        self.ids[slot] = index
+
     def take(self, index: IntArray) -> FloatArray:
         return self.pick(self.rows, index)
+
+    def take_one(self, index: int) -> FloatArray:
+        """Entry ``index`` (a copy), or NaN."""
+        slot = index % self.capacity
+        row: FloatArray = (
+            self.rows[slot].copy() if self.ids[slot] == index else np.full(self.shape, np.nan)
+        )
+        return row
 
     def pick(self, per_slot: FloatArray, index: IntArray) -> FloatArray:
         """Entries of a per-slot array (``rows`` or e.g. ``rows @ v``) by absolute number."""
@@ -76,10 +89,14 @@ class _HorizonSum:
     def zeros(cls, shape: tuple[int, ...]) -> _HorizonSum:
         return cls(np.zeros(shape), np.zeros(shape))
 
-    def add(self, profiles: FloatArray, sign: float) -> None:
-        finite = np.isfinite(profiles)
-        self.total += sign * np.where(finite, profiles, 0.0)
-        self.count += sign * finite
+    def move(self, leaving: FloatArray, entering: FloatArray) -> None:
+        """Drop one window's profiles from the sums and add another's."""
+        finite = np.isfinite(leaving)
+        self.total -= np.where(finite, leaving, 0.0)
+        self.count -= finite
+        finite = np.isfinite(entering)
+        self.total += np.where(finite, entering, 0.0)
+        self.count += finite
 
     def mean(self) -> FloatArray:
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -100,7 +117,7 @@ class LiveSynchrony:
     _profiles: Ring = field(init=False)  # per window: real lag profile
     _lagged_b: Ring = field(init=False)  # per window: profiles with the client D back
     _lagged_a: Ring = field(init=False)  # per window: profiles with the therapist D back
-    _pacer_flags: Ring = field(init=False)
+    _last_paced: int | None = None  # the newest window with a pacer running in its span
     _real: _HorizonSum = field(init=False)
     _null_b: _HorizonSum = field(init=False)
     _null_a: _HorizonSum = field(init=False)
@@ -126,7 +143,6 @@ class LiveSynchrony:
         self._profiles = Ring(n_h, (lags,))
         self._lagged_b = Ring(n_h, (n_d, lags))
         self._lagged_a = Ring(n_h, (n_d, lags))
-        self._pacer_flags = Ring(n_h, ())
         self._real = _HorizonSum.zeros((lags,))
         self._null_b = _HorizonSum.zeros((n_d, lags))
         self._null_a = _HorizonSum.zeros((n_d, lags))
@@ -173,7 +189,7 @@ class LiveSynchrony:
         a, lags = index * c.step_n, np.arange(-c.lag_n, c.lag_n + 1)
         ther = self._hr[Role.THERAPIST].series.get(a, a + c.window_n)
         a_row = self._normalizer.rows(ther, a, [a])[0]
-        self._a_rows.put(index, a_row[None, :])
+        self._a_rows.put_one(index, a_row)
         self._add_b_rows(a + c.lag_n)
         b_rows = self._b_rows.take(a + lags)
         profile = fisher_z(b_rows @ a_row)
@@ -190,7 +206,7 @@ class LiveSynchrony:
 
         t0_s = (a - c.lag_n) / c.fs_hz
         paced = self._normalizer.pacer.rates_between(t0_s, t0_s + c.window_s + 2 * c.max_lag_s)
-        self._slide(index, profile, lagged_b, lagged_a, 1.0 if paced else 0.0)
+        self._slide(index, profile, lagged_b, lagged_a, bool(paced))
         peak = pick_peak(profile, c.fs_hz) if np.isfinite(profile).all() else None
         state = SynchronyState(
             t_s=(a + c.window_n + c.lag_n) / c.fs_hz,
@@ -216,20 +232,19 @@ class LiveSynchrony:
         profile: FloatArray,
         lagged_b: FloatArray,
         lagged_a: FloatArray,
-        paced: float,
+        paced: bool,
     ) -> None:
         """Move the horizon on by one window: add the new one, drop the one leaving."""
-        leaving = np.array([index - self.config.windows(self.config.horizon_s)])
+        leaving = index - self.config.windows(self.config.horizon_s)
         for ring, running, new in (
             (self._profiles, self._real, profile),
             (self._lagged_b, self._null_b, lagged_b),
             (self._lagged_a, self._null_a, lagged_a),
         ):
-            old = ring.take(leaving)[0]
-            running.add(old, -1.0)
-            running.add(new, 1.0)
-            ring.put(index, new[None, ...])
-        self._pacer_flags.put(index, np.array([paced]))
+            running.move(ring.take_one(leaving), new)
+            ring.put_one(index, new)
+        if paced:
+            self._last_paced = index
 
     def _judge(self, index: int, state: SynchronyState) -> SynchronyState:
         c = self.config
@@ -255,7 +270,7 @@ class LiveSynchrony:
         result = None if overall is None else verdict(abs(overall.z), null)
         if result is None or overall is None:
             return self._no_verdict(replace(state, status=SynchronyStatus.SIGNAL_GAP))
-        paced = np.nansum(self._pacer_flags.take(np.arange(oldest, index + 1))) > 0
+        paced = self._last_paced is not None and self._last_paced >= oldest
         return with_verdict(
             state,
             result,

@@ -141,7 +141,12 @@ class WindowNormalizer:
         """Rows for windows starting at ``starts`` (absolute samples); ``series[0]`` is sample
         ``first`` and must cover every window."""
         starts_arr = np.asarray(starts, dtype=np.int64)
-        views = np.lib.stride_tricks.sliding_window_view(series, self.window_n)
+        # Every window as a view (sliding_window_view's result, without its checks: they
+        # cost more than the rows of one live update).
+        step = series.strides[0]
+        views = np.lib.stride_tricks.as_strided(
+            series, (series.size - self.window_n + 1, self.window_n), (step, step), writeable=False
+        )
         span = self._pacer_set(int(starts_arr[0]), int(starts_arr[-1]) + self.window_n)
         if len(span) == 0 or not self.remove_pacer:
             # Nothing paced anywhere in the batch: one basis for all (the common case).
