@@ -92,6 +92,13 @@ async def owned_by_a(pair: Pair, session: SessionFixture) -> None:
     assert not pair.b.services.runtimes.ownership.owns(session.id)
 
 
+async def watch_on_a(pair: Pair, session: SessionFixture) -> ClientConnection:
+    """The therapist's live socket on A, subscribed (its ``session`` message read)."""
+    live = await watch(pair.a, session.id, headers=session.therapist.ws_headers, after_seq=None)
+    await next_of_type(live, "session")
+    return live
+
+
 async def next_of_type(ws: ClientConnection, kind: str) -> dict[str, Any]:
     while True:
         message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), WAIT_S))
@@ -102,7 +109,7 @@ async def next_of_type(ws: ClientConnection, kind: str) -> dict[str, Any]:
 async def test_a_pacer_change_on_another_instance_is_applied_by_the_owner(pair: Pair) -> None:
     session = await pair.a.new_session()
     await owned_by_a(pair, session)
-    live = await watch(pair.a, session.id, headers=session.therapist.ws_headers, after_seq=None)
+    live = await watch_on_a(pair, session)
     on_a, on_b = on(pair.a, session), on(pair.b, session)
     url = f"/api/sessions/{session.id}/pacer"
 
@@ -187,7 +194,7 @@ async def test_a_session_started_on_another_instance_gets_its_resonance_pacer_fr
 ) -> None:
     session = await unstarted_session(pair, 5.0)
     await owned_by_a(pair, session)  # A computes it from before its start
-    live = await watch(pair.a, session.id, headers=session.therapist.ws_headers, after_seq=None)
+    live = await watch_on_a(pair, session)
     pair.clock.now_s += 100.0  # so session time zero moves at the start
 
     start = await on(pair.b, session).post(f"/api/sessions/{session.id}/start")
@@ -205,7 +212,7 @@ async def test_the_pacer_at_the_start_is_set_against_the_started_session(pair: P
     reads the started session itself. Here the refresh never comes."""
     session = await unstarted_session(pair, 5.0)
     await owned_by_a(pair, session)
-    live = await watch(pair.a, session.id, headers=session.therapist.ws_headers, after_seq=None)
+    live = await watch_on_a(pair, session)
     pair.clock.now_s += 100.0
     await pair.a.services.store.sessions.start(session.id, now_s=pair.clock())
     args = controls.PacerArgs(
@@ -225,7 +232,7 @@ async def test_a_marker_on_another_instance_is_recorded_and_published_by_the_own
 ) -> None:
     session = await pair.a.new_session()
     await owned_by_a(pair, session)
-    live = await watch(pair.a, session.id, headers=session.therapist.ws_headers, after_seq=None)
+    live = await watch_on_a(pair, session)
     on_b = on(pair.b, session)
 
     added = await on_b.post(f"/api/sessions/{session.id}/markers", json={"text": "sigh"})
