@@ -5,24 +5,32 @@ Every instance reads every control message (``RedisHub.on_control``):
 - ``refresh``: a session was started, stopped or got a participant; its owner reloads it.
 - ``close_viewers``: a link was revoked or a session erased; viewer sockets close everywhere.
 - ``erase``: a session was erased (sent by the hub itself); its owner drops its runtime.
-- ``marker``: a therapist's marker reached an instance that does not compute the session;
-  the owner records and publishes it and answers on a reply list the asker waits on.
+- ``run``: a request reached an instance that does not compute the session, but only the
+  session's owner can answer it: a therapist's marker, a co-regulation control (pacer,
+  resonance assessment, client view) or a read of the live state (pacer, resonance). The
+  asker names the owner action (attune.api.controls.ACTIONS) and its JSON arguments; the
+  owner alone runs it and RPUSHes its answer, the result or the error it raised (kind and
+  message, attune.api.forwarding), to the reply list the asker BLPOPs for
+  ``reply_timeout_s``. The asker raises the owner's error as the same class, so the route
+  answers as the owner would have; no answer in time is OwnedElsewhereError (409, "try
+  again"; the owner may still have done it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import json
 import uuid
 from dataclasses import dataclass
 from typing import Any, cast
 
 import structlog
+from pydantic import JsonValue
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from attune.api.controls import ACTIONS
+from attune.api.forwarding import read_answer, run_here
 from attune.api.ownership import RedisLeases
 from attune.api.runtime import SessionRuntimes
 from attune.api.sockets import Viewers
@@ -30,10 +38,11 @@ from attune.cues.config import CueConfig, default_cue_config
 from attune.errors import ConfigError, OwnedElsewhereError
 from attune.hub.redis import RedisHub, RedisKeys
 from attune.settings import Settings
-from attune.store import MarkerRow, Store
+from attune.store import Store
 
 log = structlog.get_logger(__name__)
-REPLY_TIMEOUT_S = 5.0
+REPLY_TIMEOUT_S = 5.0  # how long an asker waits for the owner (below the 10 s socket timeout)
+REPLY_TTL_S = 60  # an answer nobody took (its asker gave up) goes after this
 
 
 @dataclass(slots=True)
@@ -43,6 +52,7 @@ class RedisPeers:
     hub: RedisHub
     runtimes: SessionRuntimes
     viewers: Viewers
+    reply_timeout_s: float = REPLY_TIMEOUT_S
 
     def connect(self) -> None:
         """Become the hub's control handler, the runtimes' peers and the viewers' relay."""
@@ -53,19 +63,20 @@ class RedisPeers:
     def tell(self, message: dict[str, str]) -> None:
         self.hub.send_control({**message, "from": self.hub.instance_id})
 
-    async def add_marker(
-        self, session_id: str, *, t_s: float, text: str, author_id: str | None, now_s: float
-    ) -> MarkerRow:
+    async def forward(self, session_id: str, action: str, args: dict[str, JsonValue]) -> JsonValue:
+        """Ask the session's owner to run ``action`` (attune.api.controls.ACTIONS) and wait
+        for its answer: the result, or its error raised here as the same class."""
         reply_key = self.hub.keys.reply(uuid.uuid4().hex)
-        request: dict[str, Any] = {"op": "marker", "session": session_id, "reply": reply_key}
-        request |= {"t_s": t_s, "text": text, "author_id": author_id, "now_s": now_s}
+        request: dict[str, Any] = {"op": "run", "session": session_id, "reply": reply_key}
+        request |= {"action": action, "args": args, "from": self.hub.instance_id}
         self.hub.send_control(request)
-        answer = await self.hub.redis.blpop([reply_key], timeout=REPLY_TIMEOUT_S)
+        answer = await self.hub.redis.blpop([reply_key], timeout=self.reply_timeout_s)
         if answer is None:
+            # It may still run it (late, or the lease moved): the therapist retries.
             raise OwnedElsewhereError(
                 f"the instance computing session {session_id} did not answer; try again"
             )
-        return MarkerRow(**json.loads(cast("tuple[str, str]", answer)[1]))
+        return read_answer(cast("tuple[str, str]", answer)[1])
 
     async def handle(self, message: dict[str, Any]) -> None:
         op, session_id = message.get("op"), str(message.get("session"))
@@ -84,22 +95,17 @@ class RedisPeers:
                 actor=None if actor is None else str(actor),
                 relay=False,
             )
-        elif op == "marker" and self.runtimes.ownership.owns(session_id):
-            await self._answer_marker(session_id, message)
+        elif op == "run" and self.runtimes.ownership.owns(session_id):
+            await self._answer(session_id, message)
 
-    async def _answer_marker(self, session_id: str, message: dict[str, Any]) -> None:
-        author_id = message.get("author_id")
-        marker = await self.runtimes.add_marker(
-            session_id,
-            t_s=float(message["t_s"]),
-            text=str(message["text"]),
-            author_id=None if author_id is None else str(author_id),
-            now_s=float(message["now_s"]),
+    async def _answer(self, session_id: str, message: dict[str, Any]) -> None:
+        answer = await run_here(
+            ACTIONS, self.runtimes, session_id, str(message.get("action")), message.get("args")
         )
         reply_key = str(message["reply"])
         pipe = self.hub.redis.pipeline(transaction=False)
-        pipe.rpush(reply_key, json.dumps(dataclasses.asdict(marker)))
-        pipe.expire(reply_key, 60)
+        pipe.rpush(reply_key, answer)
+        pipe.expire(reply_key, REPLY_TTL_S)
         await pipe.execute()
 
     def _relay_close(self, session_id: str, code: int, reason: str, actor: str | None) -> None:

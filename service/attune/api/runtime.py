@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from attune.api.audiences import audience_roles, delivery
 from attune.api.commits import GroupCommit
+from attune.api.forwarding import A, OwnerAction, R
 from attune.api.inputs import baseline_json, session_inputs, stream_setup
 from attune.api.live_messages import session_pacer
 from attune.api.ownership import LocalOwnership, Ownership
@@ -109,10 +110,9 @@ class Peers(Protocol):
     def tell(self, message: dict[str, str]) -> None:
         """Tell every instance (``op`` and ``session``): ``refresh``."""
 
-    async def add_marker(
-        self, session_id: str, *, t_s: float, text: str, author_id: str | None, now_s: float
-    ) -> MarkerRow:
-        """Have the instance that computes the session add the marker."""
+    async def forward(self, session_id: str, action: str, args: dict[str, JsonValue]) -> JsonValue:
+        """Run the named owner action (attune.api.forwarding) on the instance that computes
+        the session: its result, or the error it raised, raised here as the same class."""
         ...
 
 
@@ -260,15 +260,8 @@ class SessionRuntimes:
         self, session_id: str, *, t_s: float, text: str, author_id: str | None, now_s: float
     ) -> MarkerRow:
         """Commit a marker as the session's next input and publish it (on the instance
-        that computes the session)."""
-        try:
-            runtime = await self.get(session_id)
-        except OwnedElsewhereError:
-            if self.peers is None:
-                raise
-            return await self.peers.add_marker(
-                session_id, t_s=t_s, text=text, author_id=author_id, now_s=now_s
-            )
+        that computes the session: from elsewhere, through ``on_owner``)."""
+        runtime = await self.get(session_id)
         async with runtime.lock:
             self._still_owned(runtime)
             marker = await self.store.recording.add_marker(
@@ -282,6 +275,20 @@ class SessionRuntimes:
             runtime.next_input_no += 1
             self._publish(runtime, marker)
         return marker
+
+    async def on_owner(self, session_id: str, action: OwnerAction[A, R], args: A) -> R:
+        """Run ``action`` where the session is computed: here if this instance holds (or
+        can take) its lease, else on the instance that does (scale-out), whose error is
+        raised here as the same class. OwnedElsewhereError if that instance does not
+        answer."""
+        try:
+            await self.get(session_id)
+        except OwnedElsewhereError:
+            if self.peers is None:
+                raise
+            answer = await self.peers.forward(session_id, action.name, args.model_dump(mode="json"))
+            return action.result.model_validate(answer)
+        return await action.run(self, session_id, args)
 
     async def control(
         self,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from starlette.requests import Request
 
 from attune.api.auth import SessionAccess, TherapistDep, audit, check_origin, session_access
+from attune.api.controls import ADD_MARKER, MarkerArgs
 from attune.api.deps import ServicesDep
 from attune.api.errors import responses
 from attune.api.links import base_url, ingest_url, issue_view_link
@@ -217,11 +218,5 @@ async def add_marker(body: MarkerIn, access: OWNER, svc: ServicesDep) -> MarkerO
     """Mark a moment (default: now) with a short text; it is recorded and shown live."""
     now_s = svc.clock()
     t_s = body.t_s if body.t_s is not None else max(0.0, now_s - access.session.origin_s)
-    marker = await svc.runtimes.add_marker(
-        access.session.id,
-        t_s=t_s,
-        text=body.text,
-        author_id=access.therapist_id,
-        now_s=now_s,
-    )
-    return MarkerOut.model_validate(marker)
+    args = MarkerArgs(t_s=t_s, text=body.text, author_id=access.therapist_id, now_s=now_s)
+    return await svc.runtimes.on_owner(access.session.id, ADD_MARKER, args)
