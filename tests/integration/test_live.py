@@ -215,3 +215,33 @@ async def test_revoking_a_link_closes_its_socket(service) -> None:
     again = await watch(service, session.id, token=link["token"])
     assert json.loads(await again.recv())["reason"] == "this link was revoked or has expired"
     await again.close()
+
+
+async def test_a_session_watched_before_its_start_times_beats_from_the_start(
+    clocked_service, clock
+) -> None:
+    """A console opened on a created, not yet started session loads its runtime with the
+    creation as time zero; the start moves time zero, and live beats count from it (as a
+    rebuild from the recording would)."""
+    service = clocked_service
+    therapist = await service.therapist()
+    http = therapist.http
+    client = await http.post("/api/clients", json={"pseudonym": "C-early", "display_name": "C"})
+    created = await http.post(
+        "/api/sessions", json={"client_id": client.json()["id"], "title": "Watched early"}
+    )
+    session_id = created.json()["id"]
+    added = await http.post(
+        f"/api/sessions/{session_id}/participants", json={"role": "client", "display_name": "C"}
+    )
+    token = added.json()["collector_token"]
+    live = await watch(service, session_id, headers=therapist.ws_headers, after_seq=None)
+    assert json.loads(await live.recv())["type"] == "session"
+    clock.now_s += 300.0  # the therapist waits five minutes, then starts
+    assert (await http.post(f"/api/sessions/{session_id}/start")).status_code == 200
+    start_s = clock.now_s
+    await stream(service, token, strap_session(n=8, t0_s=start_s))
+    seen = await read_until(live, lambda m: m["type"] == "beat")
+    await live.close()
+    beat = seen[-1]
+    assert 0.0 < beat["t_s"] < 10.0, beat  # not 300 s late

@@ -196,6 +196,14 @@ class SessionRuntimes:
         runtime = self._runtimes.get(session_id)
         if runtime is not None:
             runtime.session = await self.store.sessions.get(session_id)
+            if runtime.session.origin_s != runtime.stream.origin_s:
+                # Loaded before the start: session time now counts from the start. Nothing
+                # fed yet takes the new zero as it is; otherwise the next use rebuilds the
+                # stream from the recording, as a restart would.
+                if runtime.stream.live_seq > 0:
+                    self.drop(session_id)
+                    return
+                runtime.stream.origin_s = runtime.session.origin_s
             participants = await self.store.sessions.participants(session_id)
             runtime.participants = {p.id: p for p in participants}
             setup = await stream_setup(self.store, runtime.session, participants, self.cue_config)
