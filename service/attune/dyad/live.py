@@ -114,13 +114,11 @@ class LiveSynchrony:
     _shifts: IntArray = field(init=False)  # null shifts D, in windows
     _a_rows: Ring = field(init=False)  # therapist windows, by window number
     _b_rows: Ring = field(init=False)  # client windows, by start sample
-    _profiles: Ring = field(init=False)  # per window: real lag profile
-    _lagged_b: Ring = field(init=False)  # per window: profiles with the client D back
-    _lagged_a: Ring = field(init=False)  # per window: profiles with the therapist D back
+    # Per window, one array of lag profiles: row 0 the real pair, then the therapist with the
+    # client D windows back (one row per shift D), then the therapist D back with the client.
+    _profiles: Ring = field(init=False)
     _last_paced: int | None = None  # the newest window with a pacer running in its span
-    _real: _HorizonSum = field(init=False)
-    _null_b: _HorizonSum = field(init=False)
-    _null_a: _HorizonSum = field(init=False)
+    _horizon: _HorizonSum = field(init=False)  # the same rows, summed over the horizon
     _first: int | None = None
     _next: int | None = None
     _next_b: int | None = None
@@ -140,12 +138,8 @@ class LiveSynchrony:
         history = n_h + int(self._shifts[-1]) + 1
         self._a_rows = Ring(history, (c.window_n,))
         self._b_rows = Ring(history * c.step_n + 2 * lags, (c.window_n,))
-        self._profiles = Ring(n_h, (lags,))
-        self._lagged_b = Ring(n_h, (n_d, lags))
-        self._lagged_a = Ring(n_h, (n_d, lags))
-        self._real = _HorizonSum.zeros((lags,))
-        self._null_b = _HorizonSum.zeros((n_d, lags))
-        self._null_a = _HorizonSum.zeros((n_d, lags))
+        self._profiles = Ring(n_h, (1 + 2 * n_d, lags))
+        self._horizon = _HorizonSum.zeros((1 + 2 * n_d, lags))
 
     def set_pacer(self, t_s: float, breaths_per_min: float | None) -> None:
         """The pacer started, changed rate or stopped at ``t_s``."""
@@ -192,26 +186,33 @@ class LiveSynchrony:
         self._a_rows.put_one(index, a_row)
         self._add_b_rows(a + c.lag_n)
         b_rows = self._b_rows.take(a + lags)
-        profile = fisher_z(b_rows @ a_row)
+        n_d = self._shifts.size
+        profiles = np.empty(self._profiles.shape)
+        profile = profiles[0]
+        profile[:] = fisher_z(b_rows @ a_row)
 
         partner = index - self._shifts
-        known = (partner >= self._first)[:, None]
         # The therapist now with the client D windows back: one product over every held row.
         positions = (partner * c.step_n)[:, None] + lags[None, :]
-        lagged_b = fisher_z(self._b_rows.pick(self._b_rows.rows @ a_row, positions))
+        profiles[1 : 1 + n_d] = fisher_z(self._b_rows.pick(self._b_rows.rows @ a_row, positions))
         # The therapist D windows back with the client now.
-        lagged_a = fisher_z(small_matmul(self._a_rows.take(partner), b_rows.T))
-        lagged_b = np.where(known, lagged_b, np.nan)
-        lagged_a = np.where(known, lagged_a, np.nan)
+        profiles[1 + n_d :] = fisher_z(small_matmul(self._a_rows.take(partner), b_rows.T))
+        unknown = partner < self._first
+        if unknown.any():
+            profiles[1 : 1 + n_d][unknown] = np.nan
+            profiles[1 + n_d :][unknown] = np.nan
 
         t0_s = (a - c.lag_n) / c.fs_hz
         paced = self._normalizer.pacer.rates_between(t0_s, t0_s + c.window_s + 2 * c.max_lag_s)
-        self._slide(index, profile, lagged_b, lagged_a, bool(paced))
+        self._slide(index, profiles, bool(paced))
         peak = pick_peak(profile, c.fs_hz) if np.isfinite(profile).all() else None
+        n_h = c.windows(c.horizon_s)
+        warm = index - n_h + 1 >= self._first
+        usable = float(self._horizon.count[0].min()) if warm else 0.0
         state = SynchronyState(
             t_s=(a + c.window_n + c.lag_n) / c.fs_hz,
             status=SynchronyStatus.WARMING_UP,
-            confidence=0.0,
+            confidence=usable / n_h,
             window_z=peak.z if peak else None,
             window_lag_s=peak.lag_s if peak else None,
         )
@@ -226,46 +227,28 @@ class LiveSynchrony:
         self._b_rows.put(first, self._normalizer.rows(series, first, np.arange(first, last + 1)))
         self._next_b = last + 1
 
-    def _slide(
-        self,
-        index: int,
-        profile: FloatArray,
-        lagged_b: FloatArray,
-        lagged_a: FloatArray,
-        paced: bool,
-    ) -> None:
+    def _slide(self, index: int, profiles: FloatArray, paced: bool) -> None:
         """Move the horizon on by one window: add the new one, drop the one leaving."""
         leaving = index - self.config.windows(self.config.horizon_s)
-        for ring, running, new in (
-            (self._profiles, self._real, profile),
-            (self._lagged_b, self._null_b, lagged_b),
-            (self._lagged_a, self._null_a, lagged_a),
-        ):
-            running.move(ring.take_one(leaving), new)
-            ring.put_one(index, new)
+        self._horizon.move(self._profiles.take_one(leaving), profiles)
+        self._profiles.put_one(index, profiles)
         if paced:
             self._last_paced = index
 
     def _judge(self, index: int, state: SynchronyState) -> SynchronyState:
         c = self.config
         assert self._first is not None  # noqa: S101 - set before the first window
-        n_h = c.windows(c.horizon_s)
-        oldest = index - n_h + 1
-        usable = float(self._real.count.min()) if oldest >= self._first else 0.0
-        state = replace(state, confidence=usable / n_h)
+        oldest = index - c.windows(c.horizon_s) + 1
         # Shifts whose partner windows existed for every window of the horizon.
         complete = self._shifts <= oldest - self._first
         if oldest < self._first or 2 * complete.sum() < c.min_surrogates:
             return self._no_verdict(state)
         if state.confidence < c.min_valid_fraction:
             return self._no_verdict(replace(state, status=SynchronyStatus.SIGNAL_GAP))
-        mean_profile = self._real.mean()
-        overall = pick_peak(mean_profile, c.fs_hz)
+        means, n_d = self._horizon.mean(), self._shifts.size
+        overall = pick_peak(means[0], c.fs_hz)
         null = np.concatenate(
-            (
-                max_abs(self._null_b.mean()[complete]),
-                max_abs(self._null_a.mean()[complete]),
-            )
+            (max_abs(means[1 : 1 + n_d][complete]), max_abs(means[1 + n_d :][complete]))
         )
         result = None if overall is None else verdict(abs(overall.z), null)
         if result is None or overall is None:
@@ -277,7 +260,7 @@ class LiveSynchrony:
             overall,
             above_chance=self._decide(state.t_s, result),
             lead_threshold_s=c.lead_threshold_s,
-            pacer_removed=c.remove_pacer and bool(paced),
+            pacer_removed=c.remove_pacer and paced,
         )
 
     def _no_verdict(self, state: SynchronyState) -> SynchronyState:
