@@ -15,7 +15,7 @@ to collect), so the policy, as Instagram's and others' for latency-bound CPython
   collector's view (``gc.freeze``): they live as long as the process;
 - young collections stay automatic, at CPython's thresholds: a larger first generation
   made each young collection proportionally longer (10,000 objects: 30-50 ms stops, from
-  walking the survivors' references across a large heap) without saving work overall;
+  walking the survivors' references across a large heap) for no measurable saving;
 - automatic full collections are off; one runs every ``full_every_s`` instead (default ten
   minutes), so cycles that did reach the old generation (a closed socket's objects, an
   exception's traceback) are still freed, at a known rate, with its pause logged.
@@ -40,12 +40,8 @@ NEVER = 2**31 - 1
 
 @dataclass(frozen=True, slots=True)
 class GcPolicy:
-    """``young_objects``: allocations (net) between collections of the youngest generation;
-    ``young_collections``: of those, between collections of the middle one;
-    ``full_every_s``: seconds between scheduled full collections (0: CPython's defaults)."""
+    """``full_every_s``: seconds between scheduled full collections (0: CPython's defaults)."""
 
-    young_objects: int = 700
-    young_collections: int = 10
     full_every_s: float = 600.0
 
     @property
@@ -59,13 +55,9 @@ def apply(policy: GcPolicy) -> None:
         return
     gc.collect()  # start-up's own garbage goes now, not into the frozen set
     gc.freeze()
-    gc.set_threshold(policy.young_objects, policy.young_collections, NEVER)
-    log.info(
-        "gc_policy",
-        frozen_objects=gc.get_freeze_count(),
-        young_objects=policy.young_objects,
-        full_every_s=policy.full_every_s,
-    )
+    young_objects, young_collections, _ = gc.get_threshold()
+    gc.set_threshold(young_objects, young_collections, NEVER)
+    log.info("gc_policy", frozen_objects=gc.get_freeze_count(), full_every_s=policy.full_every_s)
 
 
 async def collect_forever(
