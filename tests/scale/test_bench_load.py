@@ -4,9 +4,14 @@ beats, and the service's CPU and memory are read."""
 
 from __future__ import annotations
 
+import argparse
 import json
+import math
 import subprocess
 import sys
+from dataclasses import asdict
+
+from attune.cli.bench import load
 
 
 def test_one_small_step_reports_its_figures() -> None:
@@ -26,3 +31,13 @@ def test_one_small_step_reports_its_figures() -> None:
     assert step["service_cpu_pct"] > 0
     assert step["service_rss_mib"] > 0
     assert report["largest_held_straps"] in (0, 20)
+
+
+def test_a_step_whose_straps_never_all_connect_is_a_failed_step() -> None:
+    args = argparse.Namespace(instances=2, dashboards=10)
+    step = load._unconnected(args, 1000, 130.0)
+    assert not step.held
+    assert step.why_not == "not all connected within 130 s"
+    assert (step.straps, step.sent, step.acked) == (1000, 0, 0)
+    assert math.isnan(step.latency_p99_ms)
+    assert json.loads(json.dumps(asdict(step)))["instances"] == 2  # reported like any step

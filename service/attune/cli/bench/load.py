@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -336,9 +336,18 @@ async def _measure(
     connected = 0
     for generator, plan in zip(generators, plans, strict=True):
         await _tell(generator, json.dumps({**spec, **asdict(plan)}))
-    for generator in generators:
-        line = await asyncio.wait_for(_hear(generator), STARTUP_TIMEOUT_S + args.ramp_s)
-        connected += int(line.split()[1])
+    connect_s = STARTUP_TIMEOUT_S + args.ramp_s
+    try:
+        for generator in generators:
+            line = await asyncio.wait_for(_hear(generator), connect_s)
+            connected += int(line.split()[1])
+    except TimeoutError:
+        # The service could not even take the connections: a failed step, not a crash of
+        # the search.
+        for generator in generators:
+            generator.kill()
+            await generator.wait()
+        return _unconnected(args, straps, connect_s)
     # Everyone is connected: measure from a common window, once the connection storm (a
     # hello rebuilds its session's runtime) has been worked off.
     start_s = time.time() + args.settle_s
@@ -420,6 +429,25 @@ def _figures(
     if not step["generator_lag_p99_ms"] < LAG_LIMIT_MS:
         why.append("generator late")
     return Step(held=not why, why_not=", ".join(why), **step)
+
+
+def _unconnected(args: argparse.Namespace, straps: int, waited_s: float) -> Step:
+    """A step whose straps were not all connected after ``waited_s``: nothing measured."""
+    nan = float("nan")
+    measured: dict[str, Any] = {
+        f.name: nan
+        for f in fields(Step)
+        if f.name not in ("straps", "instances", "dashboards", "held", "why_not")
+    }
+    measured |= {"sent": 0, "acked": 0, "refused": 0, "latency_samples": 0}
+    return Step(
+        straps=straps,
+        instances=args.instances,
+        dashboards=args.dashboards,
+        held=False,
+        why_not=f"not all connected within {waited_s:.0f} s",
+        **measured,
+    )
 
 
 def _cpu_s(pid: int) -> float:
