@@ -21,6 +21,7 @@ state at time t describes HR up to t - ``max_lag_s``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -42,11 +43,12 @@ class Ring:
 
     capacity: int
     shape: tuple[int, ...]
+    dtype: type[np.floating[Any]] = np.float64
     rows: FloatArray = field(init=False)
     ids: IntArray = field(init=False)
 
     def __post_init__(self) -> None:
-        self.rows = np.full((self.capacity, *self.shape), np.nan)
+        self.rows = np.full((self.capacity, *self.shape), np.nan, dtype=self.dtype)
         self.ids = np.full(self.capacity, -1, dtype=np.int64)
 
     def put(self, first: int, rows: FloatArray) -> None:
@@ -138,7 +140,9 @@ class LiveSynchrony:
         history = n_h + int(self._shifts[-1]) + 1
         self._a_rows = Ring(history, (c.window_n,))
         self._b_rows = Ring(history * c.step_n + 2 * lags, (c.window_n,))
-        self._profiles = Ring(n_h, (1 + 2 * n_d, lags))
+        # Single precision: a Fisher z to 7 digits is more than the statistic can tell, and
+        # this ring is most of a dyad's memory (60 windows x 273 profiles x 41 lags).
+        self._profiles = Ring(n_h, (1 + 2 * n_d, lags), np.float32)
         self._horizon = _HorizonSum.zeros((1 + 2 * n_d, lags))
 
     def set_pacer(self, t_s: float, breaths_per_min: float | None) -> None:
@@ -230,8 +234,10 @@ class LiveSynchrony:
     def _slide(self, index: int, profiles: FloatArray, paced: bool) -> None:
         """Move the horizon on by one window: add the new one, drop the one leaving."""
         leaving = index - self.config.windows(self.config.horizon_s)
-        self._horizon.move(self._profiles.take_one(leaving), profiles)
-        self._profiles.put_one(index, profiles)
+        # The sums add what the ring keeps, so what leaves later takes out what went in.
+        kept = profiles.astype(self._profiles.dtype)
+        self._horizon.move(self._profiles.take_one(leaving), kept)
+        self._profiles.put_one(index, kept)
         if paced:
             self._last_paced = index
 
