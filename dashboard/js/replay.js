@@ -6,6 +6,7 @@ import { cardField, participantCards, renderCard } from "./cards.js";
 import { formatClock, formatLag, formatValue } from "./format.js";
 import { pacerAt } from "./pacer.js";
 import { HORIZON_S, applyMessage, createState, parseFragment, resetStream } from "./protocol.js";
+import { listSessions } from "./sessions.js";
 
 const $ = (id) => document.getElementById(id);
 const state = createState();
@@ -173,28 +174,11 @@ function setupControls() {
   });
 }
 
-async function listSessions() {
-  const body = $("sessions").querySelector("tbody");
-  for (const s of await api("/api/sessions")) {
-    const tr = document.createElement("tr");
-    const a = document.createElement("a");
-    a.href = `/replay.html#session=${encodeURIComponent(s.id)}`;
-    a.textContent = s.title;
-    for (const c of [a, s.state, s.started_at_s ? new Date(s.started_at_s * 1000).toLocaleString() : "—"]) {
-      const td = document.createElement("td");
-      td.append(c);
-      tr.append(td);
-    }
-    body.append(tr);
-  }
-  $("sessions").hidden = false;
-}
-
 async function main() {
   if (!token && !(await requireLogin())) return;
   window.addEventListener("hashchange", () => location.reload());
   if (!session) {
-    await listSessions();
+    await listSessions($("sessions"), { page: "replay.html" });
     return;
   }
   $("player").hidden = false;

@@ -8,6 +8,7 @@ import { formatClock, formatLag, formatReason, formatValue } from "./format.js";
 import { followSession } from "./live.js";
 import { createSessionClock, pacerAt, pacerPhase } from "./pacer.js";
 import { HORIZON_S, createState, parseFragment, signalLost } from "./protocol.js";
+import { listSessions } from "./sessions.js";
 
 const $ = (id) => document.getElementById(id);
 const state = createState();
@@ -212,28 +213,6 @@ function setupControls() {
   $("show-numbers").addEventListener("change", (event) => call("client-view", "PUT", { show_numbers: event.target.checked }));
 }
 
-async function listSessions() {
-  const rows = await api("/api/sessions");
-  const body = $("sessions").querySelector("tbody");
-  for (const s of rows) {
-    const tr = document.createElement("tr");
-    const link = document.createElement("a");
-    link.href = `/therapist.html#session=${encodeURIComponent(s.id)}`;
-    link.textContent = s.title;
-    const open = document.createElement("a");
-    open.href = `/replay.html#session=${encodeURIComponent(s.id)}`;
-    open.textContent = "replay";
-    const cells = [link, s.state, s.started_at_s ? new Date(s.started_at_s * 1000).toLocaleString() : "—", open];
-    for (const c of cells) {
-      const td = document.createElement("td");
-      td.append(c);
-      tr.append(td);
-    }
-    body.append(tr);
-  }
-  $("sessions").hidden = false;
-}
-
 async function main() {
   const me = token ? null : await requireLogin();
   if (!token && !me) return;
@@ -241,7 +220,7 @@ async function main() {
   if (!session) {
     $("connection").textContent = "choose a session";
     for (const id of ["mark", "synchrony"]) $(id).hidden = true;
-    await listSessions();
+    await listSessions($("sessions"), { page: "therapist.html", withReplay: true });
     return;
   }
   $("replay-link").href = `/replay.html#session=${encodeURIComponent(session)}`;

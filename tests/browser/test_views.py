@@ -413,3 +413,30 @@ async def test_a_client_link_cannot_open_the_replay(browser: Browser, rig: Dashb
         "() => document.getElementById('replay-error').textContent.length > 0", timeout=15_000
     )
     assert await page.evaluate("() => window.attune.state.participants.size") == 0
+
+
+SESSION_ROWS = """() => [...document.querySelectorAll('#sessions tbody tr')].map(tr => ({
+    cells: [...tr.cells].map(td => td.textContent),
+    links: [...tr.querySelectorAll('a')].map(a => a.getAttribute('href')),
+}))"""
+
+
+@pytest.mark.parametrize(
+    ("page_name", "links"),
+    [
+        ("therapist.html", ["/therapist.html#session={id}", "/replay.html#session={id}"]),
+        ("replay.html", ["/replay.html#session={id}"]),
+    ],
+)
+async def test_console_and_replay_without_a_session_list_the_therapists_sessions(
+    browser: Browser, rig: DashboardRig, page_name: str, links: list[str]
+) -> None:
+    context = await browser.new_context()
+    await context.add_cookies(rig.cookies())  # type: ignore[arg-type]
+    page = await context.new_page()
+    await page.goto(f"{rig.base_url}/{page_name}")
+    await page.wait_for_selector("#sessions:not([hidden]) tbody tr")
+    (row,) = await page.evaluate(SESSION_ROWS)
+    assert row["cells"][1] == "running"
+    assert row["links"] == [link.format(id=rig.session_id) for link in links]
+    await context.close()
