@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from attune.protocol.ingest import Batch, Battery, Link
-from attune.protocol.live import GapMessage, MetricsMessage
+from attune.protocol.live import GapMessage, MetricsMessage, ResonanceStep
 from attune.protocol.viewer import EngineOverrides
 
 Text200 = Annotated[str, Field(min_length=1, max_length=200)]
@@ -276,21 +276,6 @@ class PacerOut(BaseModel):
     source: str | None = None
 
 
-class ResonanceStepOut(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    index: int
-    breaths_per_min: float
-    start_s: float
-    end_s: float
-    valid: bool
-    coverage: float
-    lf_peak_hz: float | None
-    lf_peak_power_ms2: float | None
-    peak_to_trough_bpm: float | None
-    coherence_ratio: float | None
-    hr_pacer_phase_deg: float | None
-
-
 class ResonanceOut(BaseModel):
     """A resonance assessment's state, as in the live ``resonance`` message."""
 
@@ -301,7 +286,7 @@ class ResonanceOut(BaseModel):
     step: int | None
     breaths_per_min: float | None
     step_end_s: float | None
-    steps: list[ResonanceStepOut]
+    steps: list[ResonanceStep]  # the live message's own step model
     resonance_bpm: float | None
     reason: str | None
 
