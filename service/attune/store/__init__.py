@@ -15,7 +15,7 @@ from attune.store.accounts import Accounts, TherapistRow
 from attune.store.audit import AuditEntry, AuditLog
 from attune.store.clients import Baseline, ClientRow, Clients
 from attune.store.controls import ControlRow, Controls
-from attune.store.database import open_database
+from attune.store.database import Database, open_database
 from attune.store.events import CueShownRow, PacerChangeRow, SessionEvents
 from attune.store.recording import (
     MarkerRow,
@@ -30,7 +30,7 @@ from attune.store.sessions import LinkRole, LinkRow, ParticipantRow, Role, Sessi
 
 @dataclass(frozen=True, slots=True)
 class Store:
-    engine: AsyncEngine
+    db: Database
     accounts: Accounts
     clients: Clients
     sessions: Sessions
@@ -41,21 +41,26 @@ class Store:
 
     @classmethod
     def on(cls, engine: AsyncEngine) -> Store:
+        db = Database(engine)
         return cls(
-            engine,
-            Accounts(engine),
-            Clients(engine),
-            Sessions(engine),
-            Recording(engine),
-            SessionEvents(engine),
-            AuditLog(engine),
-            Controls(engine),
+            db,
+            Accounts(db),
+            Clients(db),
+            Sessions(db),
+            Recording(db),
+            SessionEvents(db),
+            AuditLog(db),
+            Controls(db),
         )
 
     @classmethod
     async def open(cls, url: str, *, schema: str | None = None) -> Store:
         """Open (and migrate) the database at ``url``."""
         return cls.on(await open_database(url, schema=schema))
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self.db.engine
 
     async def close(self) -> None:
         await self.engine.dispose()

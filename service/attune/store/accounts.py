@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from attune.errors import ConflictError, NotFoundError
 from attune.store import schema
+from attune.store.database import Database
 from attune.store.keys import new_id, new_token, token_digest
 
 
@@ -26,14 +26,14 @@ class TherapistRow:
 
 @dataclass(frozen=True, slots=True)
 class Accounts:
-    engine: AsyncEngine
+    db: Database
 
     async def add_therapist(
         self, username: str, display_name: str, password_hash: str, *, now_s: float
     ) -> TherapistRow:
         row = TherapistRow(new_id(), username, display_name, now_s)
         try:
-            async with self.engine.begin() as conn:
+            async with self.db.begin() as conn:
                 await conn.execute(
                     insert(schema.therapists).values(
                         id=row.id,
@@ -49,7 +49,7 @@ class Accounts:
 
     async def therapist(self, therapist_id: str) -> TherapistRow:
         t = schema.therapists
-        async with self.engine.connect() as conn:
+        async with self.db.connect() as conn:
             row = (
                 await conn.execute(
                     select(t.c.id, t.c.username, t.c.display_name, t.c.created_at_s).where(
@@ -64,7 +64,7 @@ class Accounts:
     async def credentials(self, username: str) -> tuple[TherapistRow, str] | None:
         """The account and its password hash, for a login attempt."""
         t = schema.therapists
-        async with self.engine.connect() as conn:
+        async with self.db.connect() as conn:
             row = (
                 await conn.execute(
                     select(
@@ -79,11 +79,11 @@ class Accounts:
         query = select(t.c.id, t.c.username, t.c.display_name, t.c.created_at_s).order_by(
             t.c.username
         )
-        async with self.engine.connect() as conn:
+        async with self.db.connect() as conn:
             return [TherapistRow(*r) for r in await conn.execute(query)]
 
     async def set_password_hash(self, therapist_id: str, password_hash: str) -> None:
-        async with self.engine.begin() as conn:
+        async with self.db.begin() as conn:
             await conn.execute(
                 schema.therapists.update()
                 .where(schema.therapists.c.id == therapist_id)
@@ -93,7 +93,7 @@ class Accounts:
     async def open_login(self, therapist_id: str, *, now_s: float, ttl_s: float) -> str:
         """Start a login session; returns the cookie token (stored only as a digest)."""
         token = new_token()
-        async with self.engine.begin() as conn:
+        async with self.db.begin() as conn:
             await conn.execute(
                 insert(schema.logins).values(
                     token_sha256=token_digest(token),
@@ -112,14 +112,14 @@ class Accounts:
             .join(lg, lg.c.therapist_id == t.c.id)
             .where(lg.c.token_sha256 == token_digest(token), lg.c.expires_at_s > now_s)
         )
-        async with self.engine.connect() as conn:
+        async with self.db.connect() as conn:
             row = (await conn.execute(query)).first()
         return None if row is None else TherapistRow(*row)
 
     async def close_login(self, token: str, *, now_s: float) -> None:
         """End a login session, and sweep expired ones while at it."""
         lg = schema.logins
-        async with self.engine.begin() as conn:
+        async with self.db.begin() as conn:
             await conn.execute(
                 delete(lg).where(
                     (lg.c.token_sha256 == token_digest(token)) | (lg.c.expires_at_s <= now_s)
@@ -129,7 +129,7 @@ class Accounts:
     async def use_once(self, jti: str, *, now_s: float) -> bool:
         """Mark a single-use token as used; False if it already was."""
         try:
-            async with self.engine.begin() as conn:
+            async with self.db.begin() as conn:
                 await conn.execute(insert(schema.used_tokens).values(jti=jti, used_at_s=now_s))
         except IntegrityError:
             return False

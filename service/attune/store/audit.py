@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from attune.store import schema
+from attune.store.database import Database
 
 Outcome = Literal["ok", "denied"]
 
@@ -32,10 +32,10 @@ class AuditEntry:
 
 @dataclass(frozen=True, slots=True)
 class AuditLog:
-    engine: AsyncEngine
+    db: Database
 
     async def append(self, entry: AuditEntry) -> None:
-        async with self.engine.begin() as conn:
+        async with self.db.begin() as conn:
             await conn.execute(
                 insert(schema.audit_log).values(
                     at_s=entry.at_s,
@@ -69,5 +69,5 @@ class AuditLog:
         if session_id is not None:
             query = query.where(a.c.session_id == session_id)
         query = query.order_by(a.c.id.desc()).limit(limit)
-        async with self.engine.connect() as conn:
+        async with self.db.connect() as conn:
             return [AuditEntry(*r) for r in await conn.execute(query)]

@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from pydantic import JsonValue
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from attune.errors import ConflictError, NotFoundError
 from attune.store import schema
-from attune.store.database import compact_after_erasure
+from attune.store.database import Database, compact_after_erasure
 from attune.store.keys import new_id
 
 
@@ -42,14 +41,14 @@ class Baseline:
 
 @dataclass(frozen=True, slots=True)
 class Clients:
-    engine: AsyncEngine
+    db: Database
 
     async def create(
         self, therapist_id: str, pseudonym: str, display_name: str, *, now_s: float
     ) -> ClientRow:
         row = ClientRow(new_id(), therapist_id, pseudonym, display_name, now_s, None, None, None)
         try:
-            async with self.engine.begin() as conn:
+            async with self.db.begin() as conn:
                 await conn.execute(
                     insert(schema.clients).values(
                         id=row.id,
@@ -64,7 +63,7 @@ class Clients:
         return row
 
     async def get(self, client_id: str) -> ClientRow:
-        async with self.engine.connect() as conn:
+        async with self.db.connect() as conn:
             row = (
                 await conn.execute(select(*_COLUMNS).where(schema.clients.c.id == client_id))
             ).first()
@@ -75,7 +74,7 @@ class Clients:
     async def of_therapist(self, therapist_id: str) -> list[ClientRow]:
         c = schema.clients
         query = select(*_COLUMNS).where(c.c.therapist_id == therapist_id).order_by(c.c.pseudonym)
-        async with self.engine.connect() as conn:
+        async with self.db.connect() as conn:
             return [ClientRow(*r) for r in await conn.execute(query)]
 
     async def set_baseline(self, client_id: str, value: JsonValue, *, now_s: float) -> Baseline:
@@ -85,7 +84,7 @@ class Clients:
 
     async def baseline(self, client_id: str) -> Baseline | None:
         c = schema.clients
-        async with self.engine.connect() as conn:
+        async with self.db.connect() as conn:
             row = (
                 await conn.execute(
                     select(c.c.baseline_json, c.c.baseline_set_at_s).where(c.c.id == client_id)
@@ -106,18 +105,18 @@ class Clients:
     async def delete(self, client_id: str) -> int:
         """Erase a client and everything recorded about them; returns their session count."""
         c, s = schema.clients, schema.sessions
-        async with self.engine.begin() as conn:
+        async with self.db.begin() as conn:
             sessions_n = (
                 await conn.execute(select(func.count()).where(s.c.client_id == client_id))
             ).scalar_one()
             deleted = (await conn.execute(delete(c).where(c.c.id == client_id))).rowcount
         if not deleted:
             raise NotFoundError(f"no client {client_id}")
-        await compact_after_erasure(self.engine)
+        await compact_after_erasure(self.db.engine)
         return int(sessions_n)
 
     async def _update(self, client_id: str, **values: float | str | None) -> None:
-        async with self.engine.begin() as conn:
+        async with self.db.begin() as conn:
             result = await conn.execute(
                 schema.clients.update().where(schema.clients.c.id == client_id).values(**values)
             )

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pydantic import JsonValue
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from attune.errors import ConflictError
 from attune.store import schema
+from attune.store.database import Database
 from attune.store.keys import new_id
 
 
@@ -35,7 +35,7 @@ class ControlRow:
 
 @dataclass(frozen=True, slots=True)
 class Controls:
-    engine: AsyncEngine
+    db: Database
 
     async def add(
         self,
@@ -52,7 +52,7 @@ class Controls:
         is taken (another instance computes the session)."""
         row = ControlRow(new_id(), session_id, input_no, t_s, kind, body, author_id, now_s)
         try:
-            async with self.engine.begin() as conn:
+            async with self.db.begin() as conn:
                 await conn.execute(
                     insert(schema.session_controls).values(
                         id=row.id,
@@ -85,7 +85,7 @@ class Controls:
             .where(c.c.session_id == session_id)
             .order_by(c.c.input_no)
         )
-        async with self.engine.connect() as conn:
+        async with self.db.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [
             ControlRow(

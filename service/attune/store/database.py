@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +15,45 @@ from alembic.config import Config
 from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from attune.errors import ConfigError
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Database:
+    """The engine, with write transactions taken in turn on SQLite.
+
+    SQLite has one writer at a time, and a writer that finds the file locked polls for it
+    (``busy_timeout``). Under a steady stream of group commits the pollers starve: each time
+    they look, the next commit holds the lock, and after the timeout their write fails with
+    "database is locked" (seen with cues and baselines while collectors caught up on a
+    backlog, ``attune bench load``). This process is the only writer of its SQLite file, so
+    its writers queue here, first come first served, and SQLite never has to poll; reads go
+    on beside them (WAL). PostgreSQL has row locks and needs no queue.
+    """
+
+    engine: AsyncEngine
+    _writer: asyncio.Lock | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        if is_sqlite(self.engine):
+            object.__setattr__(self, "_writer", asyncio.Lock())
+
+    @contextlib.asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction: committed at the end, rolled back on an error."""
+        async with contextlib.AsyncExitStack() as stack:
+            if self._writer is not None:
+                await stack.enter_async_context(self._writer)
+            yield await stack.enter_async_context(self.engine.begin())
+
+    def connect(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
+        """A connection for reading."""
+        return self.engine.connect()
 
 
 def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: object) -> None:

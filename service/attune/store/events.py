@@ -10,9 +10,9 @@ from typing import Any, TypeVar
 
 from pydantic import JsonValue
 from sqlalchemy import Row, insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from attune.store import schema
+from attune.store.database import Database
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +41,7 @@ class CueShownRow:
 
 @dataclass(frozen=True, slots=True)
 class SessionEvents:
-    engine: AsyncEngine
+    db: Database
 
     async def record_pacer_change(
         self,
@@ -64,7 +64,7 @@ class SessionEvents:
             "source": source,
             "detail_json": json.dumps(detail),
         }
-        async with self.engine.begin() as conn:
+        async with self.db.begin() as conn:
             result = await conn.execute(insert(schema.pacer_changes).values(**values))
             (row_id,) = result.inserted_primary_key or (0,)
         return PacerChangeRow(
@@ -81,7 +81,7 @@ class SessionEvents:
     async def pacer_changes(self, session_id: str) -> list[PacerChangeRow]:
         p = schema.pacer_changes
         query = select(*_PACER).where(p.c.session_id == session_id).order_by(p.c.t_s, p.c.id)
-        async with self.engine.connect() as conn:
+        async with self.db.connect() as conn:
             return [_with_detail(PacerChangeRow, r) for r in await conn.execute(query)]
 
     async def record_cue_shown(
@@ -105,7 +105,7 @@ class SessionEvents:
             "text": text,
             "detail_json": json.dumps(detail),
         }
-        async with self.engine.begin() as conn:
+        async with self.db.begin() as conn:
             result = await conn.execute(insert(schema.cues_shown).values(**values))
             (row_id,) = result.inserted_primary_key or (0,)
         return CueShownRow(int(row_id), session_id, at_s, t_s, audience, kind, text, detail)
@@ -113,7 +113,7 @@ class SessionEvents:
     async def cues_shown(self, session_id: str) -> list[CueShownRow]:
         c = schema.cues_shown
         query = select(*_CUE).where(c.c.session_id == session_id).order_by(c.c.t_s, c.c.id)
-        async with self.engine.connect() as conn:
+        async with self.db.connect() as conn:
             return [_with_detail(CueShownRow, r) for r in await conn.execute(query)]
 
 

@@ -28,11 +28,12 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from attune.errors import ConflictError, NotFoundError
 from attune.protocol.ingest import Batch, Battery, Link, SeqMessage
 from attune.store import schema
+from attune.store.database import Database
 from attune.store.keys import new_id
 
 
@@ -195,7 +196,7 @@ async def _insert(conn: AsyncConnection, rows: Rows) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Recording:
-    engine: AsyncEngine
+    db: Database
 
     async def record(
         self,
@@ -210,7 +211,7 @@ class Recording:
         """Commit one collector message exactly once, keyed by (participant, seq)."""
         item = PendingRecord(session_id, participant_id, message, input_no, live, now_s)
         try:
-            async with self.engine.begin() as conn:
+            async with self.db.begin() as conn:
                 await _insert(conn, ingest_rows([item]))
         except IntegrityError as exc:
             digest = message_digest(message)
@@ -223,7 +224,7 @@ class Recording:
         is committed on its own instead, so every one gets its own outcome (or error)."""
         rows = ingest_rows(items)
         try:
-            async with self.engine.begin() as conn:
+            async with self.db.begin() as conn:
                 await _insert(conn, rows)
         except IntegrityError:
             outcomes: list[RecordOutcome | Exception] = []
@@ -248,7 +249,7 @@ class Recording:
         self, participant_id: str, seq: int, digest: str, exc: IntegrityError
     ) -> RecordOutcome:
         log = schema.ingest_log
-        async with self.engine.connect() as conn:
+        async with self.db.connect() as conn:
             stored = (
                 await conn.execute(
                     select(log.c.body_sha256).where(
@@ -276,7 +277,7 @@ class Recording:
         query = select(func.max(schema.ingest_log.c.seq)).where(
             schema.ingest_log.c.participant_id == participant_id
         )
-        async with self.engine.connect() as conn:
+        async with self.db.connect() as conn:
             value = (await conn.execute(query)).scalar()
         return None if value is None else int(value)
 
@@ -287,7 +288,7 @@ class Recording:
             select(log.c.input_no.label("n")).where(log.c.session_id == session_id),
             select(m.c.input_no.label("n")).where(m.c.session_id == session_id),
         ).subquery()
-        async with self.engine.connect() as conn:
+        async with self.db.connect() as conn:
             value = (await conn.execute(select(func.max(both.c.n)))).scalar()
         return 0 if value is None else int(value)
 
@@ -300,7 +301,7 @@ class Recording:
             log.c.session_id == session_id, log.c.input_no > after_input_no
         )
         page = page.order_by(log.c.input_no).limit(limit)
-        async with self.engine.connect() as conn:
+        async with self.db.connect() as conn:
             keys = (await conn.execute(page)).all()
             if not keys:
                 return []
@@ -332,7 +333,7 @@ class Recording:
         now_s: float,
     ) -> MarkerRow:
         row = MarkerRow(new_id(), session_id, input_no, t_s, text, author_id, now_s)
-        async with self.engine.begin() as conn:
+        async with self.db.begin() as conn:
             await conn.execute(
                 insert(schema.markers).values(
                     id=row.id,
@@ -349,7 +350,7 @@ class Recording:
     async def markers(self, session_id: str) -> list[MarkerRow]:
         m = schema.markers
         query = select(*_MARKER).where(m.c.session_id == session_id).order_by(m.c.input_no)
-        async with self.engine.connect() as conn:
+        async with self.db.connect() as conn:
             return [MarkerRow(*r) for r in await conn.execute(query)]
 
 

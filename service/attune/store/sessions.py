@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy import ColumnElement, insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from attune.errors import NotFoundError
 from attune.store import schema
+from attune.store.database import Database
 from attune.store.keys import new_id, new_token, token_digest
 
 Role = Literal["therapist", "client", "other"]
@@ -65,7 +65,7 @@ class LinkRow:
 
 @dataclass(frozen=True, slots=True)
 class Sessions:
-    engine: AsyncEngine
+    db: Database
 
     async def create(
         self,
@@ -76,7 +76,7 @@ class Sessions:
         therapist_id: str | None = None,
     ) -> SessionRow:
         row = SessionRow(new_id(), title, now_s, None, None, "", client_id, therapist_id)
-        async with self.engine.begin() as conn:
+        async with self.db.begin() as conn:
             await conn.execute(
                 insert(schema.sessions).values(
                     id=row.id,
@@ -90,7 +90,7 @@ class Sessions:
         return row
 
     async def get(self, session_id: str) -> SessionRow:
-        async with self.engine.connect() as conn:
+        async with self.db.connect() as conn:
             row = (
                 await conn.execute(select(*_SESSION).where(schema.sessions.c.id == session_id))
             ).first()
@@ -105,7 +105,7 @@ class Sessions:
         query = select(*_SESSION).where(s.c.therapist_id == therapist_id)
         if client_id is not None:
             query = query.where(s.c.client_id == client_id)
-        async with self.engine.connect() as conn:
+        async with self.db.connect() as conn:
             rows = await conn.execute(query.order_by(s.c.created_at_s.desc(), s.c.id))
             return [SessionRow(*r) for r in rows]
 
@@ -129,7 +129,7 @@ class Sessions:
     async def show_numbers(self, session_id: str) -> bool:
         """Whether the client view shows numbers besides the calm meter."""
         s = schema.sessions
-        async with self.engine.connect() as conn:
+        async with self.db.connect() as conn:
             value = (
                 await conn.execute(select(s.c.show_numbers).where(s.c.id == session_id))
             ).scalar()
@@ -150,7 +150,7 @@ class Sessions:
         query = schema.sessions.update().where(schema.sessions.c.id == session_id)
         if condition is not None:
             query = query.where(condition)
-        async with self.engine.begin() as conn:
+        async with self.db.begin() as conn:
             await conn.execute(query.values(**values))
 
     # Participants
@@ -162,7 +162,7 @@ class Sessions:
         await self.get(session_id)
         token = new_token()
         row = ParticipantRow(new_id(), session_id, role, display_name, "", "")
-        async with self.engine.begin() as conn:
+        async with self.db.begin() as conn:
             await conn.execute(
                 insert(schema.participants).values(
                     id=row.id,
@@ -183,12 +183,12 @@ class Sessions:
             .where(p.c.session_id == session_id)
             .order_by(p.c.role.desc(), p.c.id)
         )
-        async with self.engine.connect() as conn:
+        async with self.db.connect() as conn:
             return [ParticipantRow(*r) for r in await conn.execute(query)]
 
     async def participant(self, participant_id: str) -> ParticipantRow:
         query = select(*_PARTICIPANT).where(schema.participants.c.id == participant_id)
-        async with self.engine.connect() as conn:
+        async with self.db.connect() as conn:
             row = (await conn.execute(query)).first()
         if row is None:
             raise NotFoundError(f"no participant {participant_id}")
@@ -198,14 +198,14 @@ class Sessions:
         query = select(*_PARTICIPANT).where(
             schema.participants.c.token_sha256 == token_digest(token)
         )
-        async with self.engine.connect() as conn:
+        async with self.db.connect() as conn:
             row = (await conn.execute(query)).first()
         return ParticipantRow(*row) if row else None
 
     async def rotate_token(self, participant_id: str) -> str:
         """Replace a participant's collector token; the old one stops working."""
         token = new_token()
-        async with self.engine.begin() as conn:
+        async with self.db.begin() as conn:
             result = await conn.execute(
                 schema.participants.update()
                 .where(schema.participants.c.id == participant_id)
@@ -216,7 +216,7 @@ class Sessions:
         return token
 
     async def set_sensor(self, participant_id: str, name: str, address: str) -> None:
-        async with self.engine.begin() as conn:
+        async with self.db.begin() as conn:
             await conn.execute(
                 schema.participants.update()
                 .where(schema.participants.c.id == participant_id)
@@ -236,7 +236,7 @@ class Sessions:
     ) -> LinkRow:
         await self.get(session_id)
         row = LinkRow(new_id(), session_id, role, now_s, now_s + ttl_s, None, created_by)
-        async with self.engine.begin() as conn:
+        async with self.db.begin() as conn:
             await conn.execute(
                 insert(schema.view_links).values(
                     id=row.id,
@@ -251,19 +251,19 @@ class Sessions:
 
     async def link(self, link_id: str) -> LinkRow | None:
         query = select(*_LINK).where(schema.view_links.c.id == link_id)
-        async with self.engine.connect() as conn:
+        async with self.db.connect() as conn:
             row = (await conn.execute(query)).first()
         return LinkRow(*row) if row else None
 
     async def links(self, session_id: str) -> list[LinkRow]:
         v = schema.view_links
         query = select(*_LINK).where(v.c.session_id == session_id).order_by(v.c.created_at_s)
-        async with self.engine.connect() as conn:
+        async with self.db.connect() as conn:
             return [LinkRow(*r) for r in await conn.execute(query)]
 
     async def revoke_link(self, session_id: str, link_id: str, *, now_s: float) -> LinkRow:
         v = schema.view_links
-        async with self.engine.begin() as conn:
+        async with self.db.begin() as conn:
             await conn.execute(
                 v.update()
                 .where(v.c.id == link_id, v.c.session_id == session_id, v.c.revoked_at_s.is_(None))
