@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 
-from attune.api.commits import GroupCommit
+from attune.api.commits import MAX_BATCH_NOTIFICATIONS, GroupCommit
 from attune.errors import NotFoundError
+from attune.protocol.ingest import Batch
 from attune.store import PendingRecord, RecordOutcome
 from tests.integration.conftest import store  # noqa: F401 - the fixture, on both backends
 from tests.integration.test_store import a_session, batch
@@ -102,3 +103,23 @@ async def test_a_resend_inside_the_same_group_is_recorded_once(store) -> None:  
     ]
     inputs = await store.recording.collector_inputs(people[0].session_id)
     assert [(i.participant_id, i.seq, i.input_no) for i in inputs] == [(people[0].id, 0, 1)]
+
+
+async def test_backlog_batches_are_split_so_no_transaction_grows_unbounded(store) -> None:  # noqa: F811
+    # Collectors catching up send up to 256 notifications a message: a transaction takes
+    # messages only up to MAX_BATCH_NOTIFICATIONS in all (on SQLite every other writer
+    # waits for it), whatever the number of messages waiting.
+    people = await participants(store, 40)
+    commits = GroupCommit(store.recording)
+
+    def backlog(p) -> PendingRecord:
+        notes = [{"received_at_s": NOW_S + k, "payload_hex": "16480004"} for k in range(256)]
+        message = Batch.model_validate({"v": 1, "type": "batch", "seq": 0, "notifications": notes})
+        return PendingRecord(p.session_id, p.id, message, 1, True, NOW_S)
+
+    outcomes = await asyncio.gather(*(commits.record(backlog(p)) for p in people))
+    assert outcomes == [RecordOutcome.NEW] * 40
+    per_transaction = MAX_BATCH_NOTIFICATIONS // 256
+    assert commits.batches == -(-40 // per_transaction)  # 16 messages each: 3 transactions
+    for p in people:
+        assert await store.recording.last_seq(p.id) == 0

@@ -14,9 +14,14 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from attune.protocol.ingest import Batch
 from attune.store.recording import PendingRecord, Recording, RecordOutcome
 
-MAX_BATCH = 512  # bounds one transaction's size (and a fallback's one-by-one retry)
+# Bound one transaction (and a fallback's one-by-one retry): messages, and the notifications
+# in them, since a collector catching up sends up to 256 in one message. On SQLite every other
+# writer waits for the transaction to end (attune.store.database.Database).
+MAX_BATCH = 512
+MAX_BATCH_NOTIFICATIONS = 4096
 
 
 @dataclass(slots=True)
@@ -43,7 +48,8 @@ class GroupCommit:
         if self.linger_s > 0:
             await asyncio.sleep(self.linger_s)
         while self._waiting:
-            batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+            size = _batch_size(self._waiting)
+            batch, self._waiting = self._waiting[:size], self._waiting[size:]
             try:
                 outcomes = await self.recording.record_many([item for item, _ in batch])
             except BaseException as exc:  # storage failed: every waiter hears it
@@ -62,3 +68,14 @@ class GroupCommit:
                     future.set_exception(outcome)
                 else:
                     future.set_result(outcome)
+
+
+def _batch_size(waiting: list[tuple[PendingRecord, asyncio.Future[RecordOutcome]]]) -> int:
+    """How many of the waiting messages the next transaction takes (at least one)."""
+    notifications = 0
+    for count, (item, _) in enumerate(waiting[:MAX_BATCH]):
+        message = item.message
+        notifications += len(message.notifications) if isinstance(message, Batch) else 1
+        if notifications > MAX_BATCH_NOTIFICATIONS:
+            return max(1, count)
+    return min(len(waiting), MAX_BATCH)
