@@ -5,11 +5,15 @@ beats, and the service's CPU and memory are read."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import asdict
+from pathlib import Path
 
 from attune.cli.bench import load
 
@@ -17,6 +21,7 @@ from attune.cli.bench import load
 def test_one_small_step_reports_its_figures() -> None:
     command = [sys.executable, "-m", "attune", "bench", "load", "--straps", "20"]
     command += ["--dashboards", "2", "--duration-s", "3", "--ramp-s", "1", "--settle-s", "1"]
+    command += ["--history-s", "30"]
     done = subprocess.run(
         [*command, "--json"], check=False, capture_output=True, text=True, timeout=170
     )
@@ -24,6 +29,7 @@ def test_one_small_step_reports_its_figures() -> None:
     report = json.loads(done.stdout)
     (step,) = report["steps"]
     assert step["straps"] == 20
+    assert step["history_s"] == 30
     assert step["sent"] > 0
     assert step["acked"] == step["sent"]
     assert step["refused"] == 0
@@ -34,10 +40,51 @@ def test_one_small_step_reports_its_figures() -> None:
 
 
 def test_a_step_whose_straps_never_all_connect_is_a_failed_step() -> None:
-    args = argparse.Namespace(instances=2, dashboards=10)
+    args = argparse.Namespace(instances=2, dashboards=10, history_s=480.0)
     step = load._unconnected(args, 1000, 130.0)
     assert not step.held
-    assert step.why_not == "not all connected within 130 s"
+    assert step.why_not == "not all connected and caught up within 130 s"
     assert (step.straps, step.sent, step.acked) == (1000, 0, 0)
     assert math.isnan(step.latency_p99_ms)
     assert json.loads(json.dumps(asdict(step)))["instances"] == 2  # reported like any step
+
+
+def _children(pid: int, word: str) -> list[int]:
+    """Processes whose parent is ``pid`` and whose command line holds ``word``."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes().split(b"\0")
+            if parent == pid and word.encode() in cmdline:
+                found.append(int(stat.parent.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_sigterm_stops_the_run_and_the_servers_it_started() -> None:
+    command = [sys.executable, "-m", "attune", "bench", "load", "--straps", "4"]
+    command += ["--dashboards", "1", "--duration-s", "600", "--history-s", "0"]
+    bench = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        servers: list[int] = []
+        for _ in range(1200):  # the server starts within a minute
+            servers = _children(bench.pid, "serve")
+            if servers or bench.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert servers, "the bench started no server"
+        bench.send_signal(signal.SIGTERM)
+        assert bench.wait(timeout=60) == 128 + signal.SIGTERM
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+            bench.wait()
+    assert not [pid for pid in servers if _running(pid)]

@@ -6,7 +6,13 @@ run against real ``attune serve`` subprocesses. The load comes from separate gen
 processes (``python -m attune.cli.bench.load``), so the measuring process is not the one
 being measured and the generators' own CPU is reported beside the service's.
 
-Per step (a fresh database, fresh servers), after a ramp: throughput (acknowledged
+Sessions are measured in their steady state, not in their first minute: a session's first
+minutes cost the pipeline about half of what later ones do (windows and the synchrony null
+are still filling). So each session already has ``--history-s`` of recording when the window
+opens: its collectors connect with that much backlog and catch up on it in batches, as
+collectors do after an outage, then go on live at one notification a second.
+
+Per step (a fresh database, fresh servers), after a ramp and the catch-up: throughput (acknowledged
 notifications a second), ack latency (send to ``ack``, i.e. the commit), ingest-to-dashboard
 latency (a notification's arrival stamp to the first beat from it reaching a dashboard) p50
 and p99, the service's CPU (share of one core, from /proc) and memory, per strap. Without
@@ -28,6 +34,7 @@ import contextlib
 import json
 import os
 import resource
+import signal
 import sys
 import tempfile
 import time
@@ -57,6 +64,14 @@ P99_LIMIT_MS = 100.0
 ACKED_MIN = 0.99
 LAG_LIMIT_MS = 50.0  # a generator later than this (p99) is the bottleneck, not the service
 PAYLOAD_POOL = 48  # distinct simulated straps whose notifications the straps replay
+POOL_NOTIFICATIONS = 900  # each one's notifications (15 minutes) before they repeat
+BACKLOG_BATCH = 120  # notifications a catching-up collector sends in one batch
+# A watched strap's dashboard pairs beats with notifications by counting them, so it must not
+# miss one: smaller batches keep its queue far from where beats would be dropped.
+WATCHED_BACKLOG_BATCH = 10
+# The catch-up must go at least this fast (notifications a second, over all straps), or the
+# step fails: a process that cannot do even that will not hold its straps live either.
+CATCH_UP_MIN_PER_S = 1000.0
 STARTUP_TIMEOUT_S = 120.0
 PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -78,6 +93,12 @@ def register(commands: Subcommands) -> None:
     parser.add_argument(
         "--settle-s", type=float, default=10.0, help="after the last connection, before measuring"
     )
+    parser.add_argument(
+        "--history-s",
+        type=float,
+        default=480.0,
+        help="recording each session has before the window (0: sessions start with it)",
+    )
     parser.add_argument("--generators", type=int, default=1, help="load generator processes")
     parser.add_argument("--instances", type=int, choices=(1, 2), default=1)
     parser.add_argument(
@@ -96,6 +117,7 @@ class Step:
     straps: int
     instances: int
     dashboards: int
+    history_s: float
     held: bool
     why_not: str
     sent: int
@@ -117,7 +139,11 @@ class Step:
 
 
 def run(args: argparse.Namespace) -> int:
-    steps = asyncio.run(_run(args))
+    try:
+        steps = asyncio.run(_run(args))
+    except asyncio.CancelledError:
+        say("attune bench load: stopped (SIGTERM)")
+        return 128 + signal.SIGTERM
     best = max((s.straps for s in steps if s.held), default=0)
     per_process = best / args.instances
     if args.json:
@@ -148,6 +174,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace) -> list[Step]:
+    # A SIGTERM (a timeout, a cancelled job) cancels the run as Ctrl-C would, so each step's
+    # cleanup still stops its servers instead of leaving them running on their own.
+    main = asyncio.current_task()
+    if main is not None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
     if args.straps is not None:
         return [await _step(args, args.straps)]
     steps: list[Step] = []
@@ -186,9 +217,12 @@ async def _step(args: argparse.Namespace, straps: int) -> Step:
     with tempfile.TemporaryDirectory(prefix="attune-load-") as tmp:
         env, cleanup = await _backend(args, Path(tmp))
         try:
-            provisioned = await _provision(env, sessions)
-            servers = [await _serve(env, Path(tmp) / f"i{i}") for i in range(args.instances)]
+            provisioned = await _provision(env, sessions, args.history_s)
+            servers: list[tuple[asyncio.subprocess.Process, str]] = []
             try:
+                for i in range(args.instances):
+                    # One by one, so that those started are stopped if a later one fails.
+                    servers.append(await _serve(env, Path(tmp) / f"i{i}"))  # noqa: PERF401
                 return await _measure(args, servers, provisioned, straps)
             finally:
                 for process, _ in servers:
@@ -251,7 +285,7 @@ class _Provisioned:
     sessions: list[tuple[str, list[tuple[str, str]]]]  # session, [(participant, token)]
 
 
-async def _provision(env: dict[str, str], sessions: int) -> _Provisioned:
+async def _provision(env: dict[str, str], sessions: int, history_s: float) -> _Provisioned:
     store = await Store.open(env["ATTUNE_DATABASE_URL"], schema=env.get("ATTUNE_DATABASE_SCHEMA"))
     try:
         now_s = time.time()
@@ -265,7 +299,8 @@ async def _provision(env: dict[str, str], sessions: int) -> _Provisioned:
             session = await store.sessions.create(
                 f"load {i}", now_s=now_s, client_id=client.id, therapist_id=therapist.id
             )
-            await store.sessions.start(session.id, now_s=now_s)
+            # Started early enough for the backlog the collectors bring.
+            await store.sessions.start(session.id, now_s=now_s - history_s)
             pairs = []
             for role in ("therapist", "client"):
                 participant, token = await store.sessions.add_participant(session.id, role, role)
@@ -287,12 +322,21 @@ async def _serve(env: dict[str, str], data_dir: Path) -> tuple[asyncio.subproces
         env=env,
     )
     base = f"http://127.0.0.1:{port}"
+    try:
+        await _healthy(process, base)
+    except BaseException:  # cancelled or failed while starting: the caller never gets it
+        await _stop(process)
+        raise
+    return process, base
+
+
+async def _healthy(process: asyncio.subprocess.Process, base: str) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     async with httpx.AsyncClient(base_url=base) as http:
         while True:
             with contextlib.suppress(httpx.TransportError):
                 if (await http.get("/healthz")).is_success:
-                    return process, base
+                    return
             if time.monotonic() > deadline or process.returncode is not None:
                 raise RuntimeError("attune serve did not start")
             await asyncio.sleep(0.1)
@@ -321,7 +365,14 @@ async def _measure(
         if index < args.dashboards:
             ids = [p for p, _ in pairs]
             plan.dashboards.append((f"{live_base}/live/{session_id}", session_id, ids))
-    spec = {"cookie": cookie, "ramp_s": args.ramp_s, "drain_s": 3.0}
+    connect_s = STARTUP_TIMEOUT_S + args.ramp_s + _catch_up_s(straps, args.history_s)
+    spec = {
+        "cookie": cookie,
+        "ramp_s": args.ramp_s,
+        "drain_s": 3.0,
+        "history_s": args.history_s,
+        "connect_s": connect_s,
+    }
     generators = [
         await asyncio.create_subprocess_exec(
             sys.executable,
@@ -336,7 +387,6 @@ async def _measure(
     connected = 0
     for generator, plan in zip(generators, plans, strict=True):
         await _tell(generator, json.dumps({**spec, **asdict(plan)}))
-    connect_s = STARTUP_TIMEOUT_S + args.ramp_s
     try:
         for generator in generators:
             line = await asyncio.wait_for(_hear(generator), connect_s)
@@ -348,8 +398,8 @@ async def _measure(
             generator.kill()
             await generator.wait()
         return _unconnected(args, straps, connect_s)
-    # Everyone is connected: measure from a common window, once the connection storm (a
-    # hello rebuilds its session's runtime) has been worked off.
+    # Everyone is connected and live: measure from a common window, once the connection
+    # storm (a hello rebuilds its session's runtime) has been worked off.
     start_s = time.time() + args.settle_s
     for generator in generators:
         await _tell(generator, f"{start_s!r} {start_s + args.duration_s!r}")
@@ -400,6 +450,7 @@ def _figures(
         "straps": straps,
         "instances": args.instances,
         "dashboards": args.dashboards,
+        "history_s": args.history_s,
         "sent": sent,
         "acked": acked,
         "refused": refused,
@@ -437,17 +488,23 @@ def _unconnected(args: argparse.Namespace, straps: int, waited_s: float) -> Step
     measured: dict[str, Any] = {
         f.name: nan
         for f in fields(Step)
-        if f.name not in ("straps", "instances", "dashboards", "held", "why_not")
+        if f.name not in ("straps", "instances", "dashboards", "history_s", "held", "why_not")
     }
     measured |= {"sent": 0, "acked": 0, "refused": 0, "latency_samples": 0}
     return Step(
         straps=straps,
         instances=args.instances,
         dashboards=args.dashboards,
+        history_s=args.history_s,
         held=False,
-        why_not=f"not all connected within {waited_s:.0f} s",
+        why_not=f"not all connected and caught up within {waited_s:.0f} s",
         **measured,
     )
+
+
+def _catch_up_s(straps: int, history_s: float) -> float:
+    """How long the collectors may take to catch up on their backlog (CATCH_UP_MIN_PER_S)."""
+    return 0.0 if history_s <= 0 else 60.0 + straps * history_s / CATCH_UP_MIN_PER_S
 
 
 def _cpu_s(pid: int) -> float:
@@ -501,7 +558,8 @@ class _Collector:
     notes: list[tuple[str, int]]
     tally: _Tally
     watched: Strap | None
-    welcomed: asyncio.Event = field(default_factory=asyncio.Event)
+    history_s: float = 0.0
+    live: asyncio.Event = field(default_factory=asyncio.Event)  # welcomed and caught up
 
     async def run(self, connect_at_s: float) -> None:
         await asyncio.sleep(max(0.0, connect_at_s - time.time()))
@@ -510,12 +568,12 @@ class _Collector:
             await ws.send('{"v": 1, "type": "hello", "collector": "attune-bench-load"}')
             welcome = json.loads(await ws.recv())
             seq = (welcome.get("last_seq") or -1) + 1
-            self.welcomed.set()
+            due_s, seq, first = await self._catch_up(ws, seq, time.time() - self.history_s)
+            self.live.set()
             sent_at: dict[int, float] = {}
             reader = asyncio.create_task(self._acks(ws, sent_at))
-            due_s = time.time()
             try:
-                for i in range(1 << 30):
+                for i in range(first, 1 << 30):
                     payload_hex, rr_count = self.notes[i % len(self.notes)]
                     await asyncio.sleep(max(0.0, due_s - time.time()))
                     now_s = time.time()
@@ -534,6 +592,30 @@ class _Collector:
                     due_s += 1.0
             finally:
                 reader.cancel()
+
+    async def _catch_up(
+        self, ws: ClientConnection, seq: int, from_s: float
+    ) -> tuple[float, int, int]:
+        """Send the backlog from ``from_s`` until now in batches, each once the last is
+        acknowledged; returns when the next live notification is due, the next seq and the
+        next notification's index."""
+        t_s, i = from_s, 0
+        most = BACKLOG_BATCH if self.watched is None else WATCHED_BACKLOG_BATCH
+        while (count := min(most, int(time.time() - t_s))) > 0:
+            notes = [self.notes[(i + k) % len(self.notes)] for k in range(count)]
+            batch = ", ".join(
+                f'{{"received_at_s": {t_s + k!r}, "payload_hex": "{hex_}"}}'
+                for k, (hex_, _) in enumerate(notes)
+            )
+            await ws.send(f'{{"v": 1, "type": "batch", "seq": {seq}, "notifications": [{batch}]}}')
+            if self.watched is not None:  # its beats reach the dashboard too
+                self.watched.sent_at_s += [time.time()] * count
+                self.watched.rr_counts += [rr_count for _, rr_count in notes]
+            reply = json.loads(await ws.recv())
+            if reply.get("type") != "ack" or reply.get("seq") != seq:
+                raise RuntimeError(f"backlog batch {seq} not acknowledged: {reply}")
+            t_s, i, seq = t_s + count, i + count, seq + 1
+        return t_s, seq, i
 
     async def _acks(self, ws: ClientConnection, sent_at: dict[int, float]) -> None:
         with contextlib.suppress(ConnectionClosed):
@@ -565,7 +647,7 @@ def _window_latencies(
 async def _generate(spec: dict[str, Any], stdin: asyncio.StreamReader) -> dict[str, Any]:
     """Connect the collectors (spread over the ramp) and dashboards, say when all are in,
     then count inside the window the orchestrator sends back."""
-    pool = _payload_pool(120)
+    pool = _payload_pool(POOL_NOTIFICATIONS)
     tally = _Tally()
     watched: dict[str, Strap] = {p: Strap(p) for _, _, ps in spec["dashboards"] for p in ps}
     arrivals: list[dict[str, list[float]]] = [{} for _ in spec["dashboards"]]
@@ -574,7 +656,9 @@ async def _generate(spec: dict[str, Any], stdin: asyncio.StreamReader) -> dict[s
         for i, (url, _, _) in enumerate(spec["dashboards"])
     ]
     collectors = [
-        _Collector(url, token, pool[pool_index], tally, watched.get(participant_id))
+        _Collector(
+            url, token, pool[pool_index], tally, watched.get(participant_id), spec["history_s"]
+        )
         for url, token, participant_id, pool_index in spec["straps"]
     ]
     start_s, ramp_s = time.time() + 0.5, float(spec["ramp_s"])
@@ -582,8 +666,8 @@ async def _generate(spec: dict[str, Any], stdin: asyncio.StreamReader) -> dict[s
         asyncio.create_task(c.run(start_s + ramp_s * i / max(1, len(collectors))))
         for i, c in enumerate(collectors)
     ]
-    welcomed = [asyncio.create_task(c.welcomed.wait()) for c in collectors]
-    done, _ = await asyncio.wait(welcomed, timeout=ramp_s + STARTUP_TIMEOUT_S)
+    welcomed = [asyncio.create_task(c.live.wait()) for c in collectors]
+    done, _ = await asyncio.wait(welcomed, timeout=float(spec["connect_s"]))
     sys.stdout.write(f"CONNECTED {len(done)}\n")
     sys.stdout.flush()
     begin_s, end_s = (float(x) for x in (await stdin.readline()).split())
