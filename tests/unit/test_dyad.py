@@ -8,9 +8,17 @@ import numpy as np
 import pytest
 
 from attune.dyad import SynchronyConfig
+from attune.dyad.live import Ring
 from attune.dyad.resample import HrResampler, HrSeries, resample_hr
 from attune.dyad.surrogates import derangements, verdict
-from attune.dyad.wcc import PacerTrack, WindowNormalizer, fisher_z, pick_peak, small_matmul
+from attune.dyad.wcc import (
+    PacerTrack,
+    WindowNormalizer,
+    fisher_z,
+    max_abs,
+    pick_peak,
+    small_matmul,
+)
 from attune.errors import ConfigError
 
 
@@ -120,6 +128,62 @@ def test_small_matmul_equals_matmul():
     rng = np.random.default_rng(2)
     a, b = rng.normal(size=(300, 120)), rng.normal(size=(120, 41))
     assert small_matmul(a, b) == pytest.approx(a @ b)
+    out = np.full((300, 41), np.nan)
+    assert small_matmul(a, b, out=out) is out
+    assert (out == small_matmul(a, b)).all()
+
+
+def test_peak_picking_takes_the_first_largest_finite_magnitude():
+    profile = np.array([np.nan, 0.5, -2.0, 1.0, 2.0, np.inf, np.nan])
+    peak = pick_peak(profile, 1.0)
+    assert peak is not None
+    assert peak.z == -2.0  # |z| ties: the first; inf and NaN are not peaks
+    # Its neighbours are finite: the parabola through 0.5, 2.0, 1.0 moves it 0.1 right.
+    assert peak.lag_s == pytest.approx(2 - 3 + 0.1)
+    assert type(peak.z) is float
+    edge = pick_peak(np.array([3.0, 1.0, np.nan]), 1.0)
+    assert edge == pick_peak(np.array([3.0, 1.0, 0.0]), 1.0)
+    assert edge is not None
+    assert edge.lag_s == -1.0  # at the edge: no refinement
+
+
+def test_fisher_z_into_an_array_is_the_same_as_without():
+    r = np.array([-1.0, -0.5, 0.0, 0.3, 0.999999, 1.0, np.nan])
+    expected = fisher_z(r)
+    out = np.empty_like(r)
+    assert fisher_z(r, out=out) is out
+    assert np.array_equal(out, expected, equal_nan=True)
+    assert np.isfinite(out[[0, 5]]).all()  # +-1 clipped inside (-1, 1)
+    assert np.array_equal(fisher_z(r, out=r), expected, equal_nan=True)  # in place
+
+
+def test_max_abs_of_a_stack_of_profiles():
+    rng = np.random.default_rng(5)
+    profiles = rng.normal(size=(30, 41))
+    profiles[4, 7] = np.nan
+    peaks = max_abs(profiles)
+    assert peaks.shape == (30,)
+    assert np.isnan(peaks[4])
+    keep = np.arange(30) != 4
+    assert (peaks[keep] == np.abs(profiles[keep]).max(axis=1)).all()
+    assert max_abs(profiles[0]) == np.abs(profiles[0]).max()
+
+
+@pytest.mark.parametrize("first", [0, 3, 14, 90, 97])
+def test_ring_product_covers_only_held_entries_and_matches_the_whole_ring(first):
+    rng = np.random.default_rng(first)
+    ring = Ring(100, (120,))
+    ring.put(0, rng.normal(size=(100, 120)))
+    ring.put(100, rng.normal(size=(30, 120)))  # 100..129 now held, 0..29 overwritten
+    vector = rng.normal(size=120)
+    whole = ring.rows @ vector
+    last = first + 37
+    got = ring.product(first, last, vector)
+    numbers = np.arange(first, last + 1)
+    held = (numbers >= 30) & (numbers < 130)  # the entries still held
+    assert np.isnan(got[~held]).all()
+    # The same values as the product over the whole ring, to the last bit.
+    assert (got[held] == whole[numbers[held] % 100]).all()
 
 
 @pytest.mark.parametrize("m", [2, 4, 6, 12])
