@@ -70,6 +70,19 @@ def test_forgetting_keeps_memory_bounded_without_moving_indices():
     assert np.isnan(series.get(110, 111)).all()
 
 
+def test_a_long_series_reuses_its_buffer_and_keeps_every_sample():
+    series = HrSeries()
+    for first in range(0, 100_000, 5):
+        series.append(first, np.arange(first, first + 5, dtype=float))
+        series.forget_before(first - 500)
+    assert series.start == 100_000 - 5 - 500
+    assert (series.get(99_495, 100_000) == np.arange(99_495, 100_000)).all()
+    assert series._buffer.size <= 2048  # bounded, not one array per append
+    series.append(100_010, [1.0])  # a jump forward: NaN in between
+    assert np.isnan(series.get(100_000, 100_010)).all()
+    assert series.end == 100_011
+
+
 def test_window_correlation_is_pearson_after_detrending():
     rng = np.random.default_rng(0)
     x = rng.normal(size=120)

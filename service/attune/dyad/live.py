@@ -54,7 +54,12 @@ class Ring:
         self.ids = np.full(self.capacity, -1, dtype=np.int64)
 
     def put(self, first: int, rows: FloatArray) -> None:
-        index = np.arange(first, first + rows.shape[0])
+        n, slot = rows.shape[0], first % self.capacity
+        if slot + n <= self.capacity:  # one run of slots (nearly always)
+            self.rows[slot : slot + n] = rows
+            self.ids[slot : slot + n] = np.arange(first, first + n)
+            return
+        index = np.arange(first, first + n)
         self.rows[index % self.capacity] = rows
         self.ids[index % self.capacity] = index
 

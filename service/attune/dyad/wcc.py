@@ -163,24 +163,18 @@ class WindowNormalizer:
             raw = series[None, start - first : start - first + self.window_n]
             return normalized_residuals(raw, window_basis(self.window_n, self.fs_hz, span))
         starts_arr = np.asarray(starts, dtype=np.int64)
-        # Every window as a view (sliding_window_view's result, without its checks: they
-        # cost more than the rows of one live update).
-        step = series.strides[0]
-        views = np.lib.stride_tricks.as_strided(
-            series, (series.size - self.window_n + 1, self.window_n), (step, step), writeable=False
-        )
         span = self._pacer_set(int(starts_arr[0]), int(starts_arr[-1]) + self.window_n)
         if len(span) == 0 or not self.remove_pacer:
             # Nothing paced anywhere in the batch: one basis for all (the common case).
-            raw = views[starts_arr - first]
+            raw = series[_window_samples(starts_arr - first, self.window_n)]
             return normalized_residuals(raw, window_basis(self.window_n, self.fs_hz))
         out = np.empty((starts_arr.size, self.window_n))
         groups: dict[tuple[float, ...], list[int]] = {}
-        for i, start in enumerate(starts_arr):
-            groups.setdefault(self._pacer_set(int(start), int(start) + self.window_n), []).append(i)
+        for i, start in enumerate(starts_arr.tolist()):
+            groups.setdefault(self._pacer_set(start, start + self.window_n), []).append(i)
         for pacer_hz, members in groups.items():
             idx = np.asarray(members)
-            raw = views[starts_arr[idx] - first]
+            raw = series[_window_samples(starts_arr[idx] - first, self.window_n)]
             out[idx] = normalized_residuals(raw, window_basis(self.window_n, self.fs_hz, pacer_hz))
         return out
 
@@ -188,6 +182,17 @@ class WindowNormalizer:
         if not self.remove_pacer:
             return ()
         return self.pacer.rates_between(start / self.fs_hz, end / self.fs_hz)
+
+
+def _window_samples(offsets: npt.NDArray[np.int64], window_n: int) -> npt.NDArray[np.int64]:
+    """Index of every sample of the windows starting at ``offsets`` (one row per window)."""
+    index: npt.NDArray[np.int64] = offsets[:, None] + _sample_numbers(window_n)
+    return index
+
+
+@cache
+def _sample_numbers(window_n: int) -> npt.NDArray[np.int64]:
+    return np.arange(window_n)
 
 
 # OpenBLAS splits a product over threads once m * n * k reaches 4 * 65536; for the small
