@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 
-from attune.dyad import SynchronyConfig
+from attune.dyad import Leader, SynchronyConfig
 from attune.dyad.live import Ring
 from attune.dyad.resample import HrResampler, HrSeries, resample_hr
 from attune.dyad.surrogates import derangements, verdict
@@ -16,8 +17,10 @@ from attune.dyad.wcc import (
     WindowNormalizer,
     fisher_z,
     max_abs,
+    normalized_residuals,
     pick_peak,
     small_matmul,
+    window_basis,
 )
 from attune.errors import ConfigError
 
@@ -101,6 +104,19 @@ def test_flat_or_missing_windows_are_unusable():
     series = np.concatenate([np.full(120, 70.0), np.linspace(60, 80, 120), np.full(120, np.nan)])
     rows = normalizer.rows(series, 0, [0, 120, 240])
     assert np.isnan(rows).all()  # constant, pure trend, missing
+
+
+@pytest.mark.parametrize("n_rows", [1, 3, 16, 40])
+def test_few_and_many_rows_are_normalised_alike(n_rows):
+    rng = np.random.default_rng(n_rows)
+    rows = 70 + rng.normal(size=(n_rows, 120)).cumsum(axis=1)
+    rows[::3] = 65.0  # flat
+    rows[1::4, 7] = np.nan  # a missing sample
+    out = normalized_residuals(rows, window_basis(120, 4.0))
+    usable = np.isfinite(rows).all(axis=1) & (np.arange(n_rows) % 3 != 0)
+    assert (np.isfinite(out).all(axis=1) == usable).all()
+    assert np.isnan(out[~usable]).all()
+    assert np.einsum("ij,ij->i", out[usable], out[usable]) == pytest.approx(1.0)
 
 
 def test_the_pacer_frequency_is_regressed_out_of_paced_windows():
@@ -256,3 +272,31 @@ def test_steps_of_one_to_five_seconds_are_accepted(step_s):
     config = SynchronyConfig(step_s=step_s)
     assert config.step_n == round(step_s * 4)
     assert config.windows(config.segment_s) * step_s >= config.window_s
+
+
+def test_a_verdict_keeps_every_other_field_of_the_state():
+    from attune.dyad.state import SynchronyState, SynchronyStatus, with_verdict  # noqa: PLC0415
+    from attune.dyad.wcc import Peak  # noqa: PLC0415
+
+    state = SynchronyState(12.0, SynchronyStatus.WARMING_UP, 0.9, window_z=0.4, window_lag_s=-1.5)
+    result = verdict(3.0, np.array([1.0, 2.0, 1.5, 0.5]))
+    assert result is not None
+    out = with_verdict(
+        state, result, Peak(-3.0, 2.0), above_chance=True, lead_threshold_s=0.5, pacer_removed=True
+    )
+    expected = dataclasses.replace(
+        state,
+        status=SynchronyStatus.OK,
+        index=result.index,
+        lag_s=2.0,
+        in_phase=False,
+        null_mean=result.null_mean,
+        null_sd=result.null_sd,
+        effect_size=result.effect_size,
+        p_value=result.p_value,
+        n_surrogates=result.n_surrogates,
+        above_chance=True,
+        leader=Leader.THERAPIST,
+        pacer_removed=True,
+    )
+    assert out == expected

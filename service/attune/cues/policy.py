@@ -96,9 +96,12 @@ class _History:
         if len(times) - i < MIN_TREND_READINGS or times[-1] - times[i] < window_s / 2:
             return None
         t, c = np.array(times[i:]), np.array(self.calms[i:])
-        t = t - t.mean()
+        # t.mean() and c.mean() as numpy computes them (the same sum and division), without
+        # their per-call costs.
+        n = t.size
+        t = t - np.add.reduce(t) / n
         # The least-squares slope in closed form (np.polyfit's answer, at a tenth of its cost).
-        return float((t @ (c - c.mean())) / (t @ t) * 60.0)
+        return float((t @ (c - np.add.reduce(c) / n)) / (t @ t) * 60.0)
 
     def lowest_since(self, t_s: float) -> float | None:
         i = bisect_left(self.times, t_s, self.first)

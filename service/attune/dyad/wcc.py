@@ -32,6 +32,7 @@ FloatArray = npt.NDArray[np.float64]
 R_CLIP = 1.0 - 1e-9
 # Residual energy below this share of the raw energy means a flat window: no correlation.
 FLAT_RESIDUAL = 1e-10
+FEW_ROWS = 16  # up to this many rows the flatness test runs in Python floats
 
 
 @cache
@@ -59,7 +60,20 @@ def normalized_residuals(rows: FloatArray, basis: FloatArray) -> FloatArray:
     # rows.mean(axis=1, keepdims=True), the same sum and division without its per-call costs.
     centred = rows - np.add.reduce(rows, axis=1, keepdims=True) / rows.shape[1]
     raw = np.einsum("ij,ij->i", centred, centred)
-    bad = ~np.isfinite(energy) | (energy <= FLAT_RESIDUAL * raw) | (raw <= 0.0)
+    if rows.shape[0] <= FEW_ROWS:
+        # A live update's few rows: the same test in Python floats, and no error state to
+        # set when every row is usable (a positive finite energy cannot warn).
+        bad_rows = [
+            i
+            for i, (e, r) in enumerate(zip(energy.tolist(), raw.tolist(), strict=True))
+            if not math.isfinite(e) or e <= FLAT_RESIDUAL * r or r <= 0.0
+        ]
+        if not bad_rows:
+            out /= np.sqrt(energy)[:, None]
+            return out
+        bad: list[int] | npt.NDArray[np.bool_] = bad_rows
+    else:
+        bad = ~np.isfinite(energy) | (energy <= FLAT_RESIDUAL * raw) | (raw <= 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         out /= np.sqrt(energy)[:, None]
     out[bad] = np.nan
