@@ -138,6 +138,20 @@ def test_pacer_track_reports_rates_active_in_a_span():
     assert track.rates_between(90.0, 110.0) == (0.1,)
     assert track.rates_between(190.0, 310.0) == (0.09, 0.1)
     assert track.rates_between(210.0, 290.0) == ()
+    assert track.changes_within(90.0, 110.0)
+    assert not track.changes_within(100.0, 200.0)  # the ends are not inside
+    assert not track.changes_within(210.0, 290.0)
+
+
+@pytest.mark.parametrize("change_s", [0.0, 5.0, 20.0, 40.0])
+def test_a_batch_of_windows_gets_each_window_its_own_pacer_basis(change_s):
+    rng = np.random.default_rng(int(change_s))
+    series = 70 + rng.normal(size=300).cumsum()
+    normalizer = WindowNormalizer(120, 4.0, PacerTrack().with_change(change_s, 0.1))
+    starts = np.arange(10, 90, 8)
+    batch = normalizer.rows(series, 0, starts)
+    one_by_one = np.vstack([normalizer.rows(series, 0, [s]) for s in starts])
+    assert batch == pytest.approx(one_by_one)
 
 
 def test_peak_picking_refines_the_lag_between_samples():

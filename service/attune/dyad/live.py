@@ -105,7 +105,9 @@ class Ring:
         """Entries of a per-slot array (``rows`` or e.g. ``rows @ v``) by absolute number."""
         slots = index % self.capacity
         out = per_slot[slots]
-        out[self.ids[slots] != index] = np.nan
+        stale = self.ids[slots] != index
+        if stale.any():
+            out[stale] = np.nan
         return out
 
 

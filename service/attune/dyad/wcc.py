@@ -140,6 +140,11 @@ class PacerTrack:
         kept = tuple(c for c in self.changes if c[0] < t_s)
         return PacerTrack((*kept, (t_s, hz)))
 
+    def changes_within(self, t0_s: float, t1_s: float) -> bool:
+        """Whether the pacer changed strictly between ``t0_s`` and ``t1_s`` (if not, every
+        span inside has the rates of the whole)."""
+        return any(t0_s < t_s < t1_s for t_s, _ in self.changes)
+
     def rates_between(self, t0_s: float, t1_s: float) -> tuple[float, ...]:
         """The distinct pacer frequencies active at some time in [t0_s, t1_s)."""
         rates: set[float] = set()
@@ -177,11 +182,13 @@ class WindowNormalizer:
             raw = series[None, start - first : start - first + self.window_n]
             return normalized_residuals(raw, window_basis(self.window_n, self.fs_hz, span))
         starts_arr = np.asarray(starts, dtype=np.int64)
-        span = self._pacer_set(int(starts_arr[0]), int(starts_arr[-1]) + self.window_n)
-        if len(span) == 0 or not self.remove_pacer:
-            # Nothing paced anywhere in the batch: one basis for all (the common case).
+        lo, hi = int(starts_arr[0]), int(starts_arr[-1]) + self.window_n
+        span = self._pacer_set(lo, hi)
+        if len(span) == 0 or not self.pacer.changes_within(lo / self.fs_hz, hi / self.fs_hz):
+            # Nothing paced anywhere in the batch, or the same pacer throughout: one basis
+            # for all (the common case).
             raw = series[_window_samples(starts_arr - first, self.window_n)]
-            return normalized_residuals(raw, window_basis(self.window_n, self.fs_hz))
+            return normalized_residuals(raw, window_basis(self.window_n, self.fs_hz, span))
         out = np.empty((starts_arr.size, self.window_n))
         groups: dict[tuple[float, ...], list[int]] = {}
         for i, start in enumerate(starts_arr.tolist()):
