@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 
-MIN_BUFFER = 1024  # samples (4 min at 4 Hz): a live series holds about a window and a step
+MIN_BUFFER = 256  # samples: a live series holds about a window, the lag margin and a few beats
 
 
 @dataclass(slots=True)
