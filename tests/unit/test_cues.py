@@ -249,3 +249,24 @@ def test_a_scripted_session_gets_cues_where_the_script_says():
         assert len(lost) == 1
         assert 400.0 <= lost[0].t_s <= 410.0
         assert len(cues) < 15
+
+
+def test_calm_history_keeps_its_window_and_fits_the_trend_over_long_sessions():
+    from attune.cues.policy import _History  # noqa: PLC0415 - the policy's own helper
+
+    history = _History(keep_s=120.0)
+    rng = np.random.default_rng(8)
+    times = np.arange(0.0, 2000.0, 1.0)
+    calms = 50 + 0.2 * times % 40 + rng.normal(0, 1, times.size)
+    for t_s, calm in zip(times, calms, strict=True):
+        history.add(float(t_s), float(calm))
+        history.add(float(t_s), 0.0)  # the same reading again: ignored
+    recent = times >= times[-1] - 30.0
+    slope = history.slope_per_min(float(times[-1]), 30.0)
+    assert slope == pytest.approx(np.polyfit(times[recent], calms[recent], 1)[0] * 60.0)
+    kept = times >= times[-1] - 120.0
+    assert history.lowest_since(0.0) == pytest.approx(calms[kept].min())
+    assert history.lowest_since(times[-1] + 1.0) is None
+    assert len(history.times) < 120 + 300  # old readings are dropped, not kept for ever
+    history.clear()
+    assert history.slope_per_min(float(times[-1]), 30.0) is None

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 
-from attune.dyad import SynchronyConfig
+from attune.dyad import Leader, SynchronyConfig
+from attune.dyad.live import Ring
 from attune.dyad.resample import HrResampler, HrSeries, resample_hr
 from attune.dyad.surrogates import derangements, verdict
-from attune.dyad.wcc import PacerTrack, WindowNormalizer, fisher_z, pick_peak, small_matmul
+from attune.dyad.wcc import (
+    PacerTrack,
+    WindowNormalizer,
+    fisher_z,
+    max_abs,
+    normalized_residuals,
+    pick_peak,
+    small_matmul,
+    window_basis,
+)
 from attune.errors import ConfigError
 
 
@@ -62,6 +73,19 @@ def test_forgetting_keeps_memory_bounded_without_moving_indices():
     assert np.isnan(series.get(110, 111)).all()
 
 
+def test_a_long_series_reuses_its_buffer_and_keeps_every_sample():
+    series = HrSeries()
+    for first in range(0, 100_000, 5):
+        series.append(first, np.arange(first, first + 5, dtype=float))
+        series.forget_before(first - 500)
+    assert series.start == 100_000 - 5 - 500
+    assert (series.get(99_495, 100_000) == np.arange(99_495, 100_000)).all()
+    assert series._buffer.size <= 2048  # bounded, not one array per append
+    series.append(100_010, [1.0])  # a jump forward: NaN in between
+    assert np.isnan(series.get(100_000, 100_010)).all()
+    assert series.end == 100_011
+
+
 def test_window_correlation_is_pearson_after_detrending():
     rng = np.random.default_rng(0)
     x = rng.normal(size=120)
@@ -80,6 +104,19 @@ def test_flat_or_missing_windows_are_unusable():
     series = np.concatenate([np.full(120, 70.0), np.linspace(60, 80, 120), np.full(120, np.nan)])
     rows = normalizer.rows(series, 0, [0, 120, 240])
     assert np.isnan(rows).all()  # constant, pure trend, missing
+
+
+@pytest.mark.parametrize("n_rows", [1, 3, 16, 40])
+def test_few_and_many_rows_are_normalised_alike(n_rows):
+    rng = np.random.default_rng(n_rows)
+    rows = 70 + rng.normal(size=(n_rows, 120)).cumsum(axis=1)
+    rows[::3] = 65.0  # flat
+    rows[1::4, 7] = np.nan  # a missing sample
+    out = normalized_residuals(rows, window_basis(120, 4.0))
+    usable = np.isfinite(rows).all(axis=1) & (np.arange(n_rows) % 3 != 0)
+    assert (np.isfinite(out).all(axis=1) == usable).all()
+    assert np.isnan(out[~usable]).all()
+    assert np.einsum("ij,ij->i", out[usable], out[usable]) == pytest.approx(1.0)
 
 
 def test_the_pacer_frequency_is_regressed_out_of_paced_windows():
@@ -101,6 +138,20 @@ def test_pacer_track_reports_rates_active_in_a_span():
     assert track.rates_between(90.0, 110.0) == (0.1,)
     assert track.rates_between(190.0, 310.0) == (0.09, 0.1)
     assert track.rates_between(210.0, 290.0) == ()
+    assert track.changes_within(90.0, 110.0)
+    assert not track.changes_within(100.0, 200.0)  # the ends are not inside
+    assert not track.changes_within(210.0, 290.0)
+
+
+@pytest.mark.parametrize("change_s", [0.0, 5.0, 20.0, 40.0])
+def test_a_batch_of_windows_gets_each_window_its_own_pacer_basis(change_s):
+    rng = np.random.default_rng(int(change_s))
+    series = 70 + rng.normal(size=300).cumsum()
+    normalizer = WindowNormalizer(120, 4.0, PacerTrack().with_change(change_s, 0.1))
+    starts = np.arange(10, 90, 8)
+    batch = normalizer.rows(series, 0, starts)
+    one_by_one = np.vstack([normalizer.rows(series, 0, [s]) for s in starts])
+    assert batch == pytest.approx(one_by_one)
 
 
 def test_peak_picking_refines_the_lag_between_samples():
@@ -120,6 +171,62 @@ def test_small_matmul_equals_matmul():
     rng = np.random.default_rng(2)
     a, b = rng.normal(size=(300, 120)), rng.normal(size=(120, 41))
     assert small_matmul(a, b) == pytest.approx(a @ b)
+    out = np.full((300, 41), np.nan)
+    assert small_matmul(a, b, out=out) is out
+    assert (out == small_matmul(a, b)).all()
+
+
+def test_peak_picking_takes_the_first_largest_finite_magnitude():
+    profile = np.array([np.nan, 0.5, -2.0, 1.0, 2.0, np.inf, np.nan])
+    peak = pick_peak(profile, 1.0)
+    assert peak is not None
+    assert peak.z == -2.0  # |z| ties: the first; inf and NaN are not peaks
+    # Its neighbours are finite: the parabola through 0.5, 2.0, 1.0 moves it 0.1 right.
+    assert peak.lag_s == pytest.approx(2 - 3 + 0.1)
+    assert type(peak.z) is float
+    edge = pick_peak(np.array([3.0, 1.0, np.nan]), 1.0)
+    assert edge == pick_peak(np.array([3.0, 1.0, 0.0]), 1.0)
+    assert edge is not None
+    assert edge.lag_s == -1.0  # at the edge: no refinement
+
+
+def test_fisher_z_into_an_array_is_the_same_as_without():
+    r = np.array([-1.0, -0.5, 0.0, 0.3, 0.999999, 1.0, np.nan])
+    expected = fisher_z(r)
+    out = np.empty_like(r)
+    assert fisher_z(r, out=out) is out
+    assert np.array_equal(out, expected, equal_nan=True)
+    assert np.isfinite(out[[0, 5]]).all()  # +-1 clipped inside (-1, 1)
+    assert np.array_equal(fisher_z(r, out=r), expected, equal_nan=True)  # in place
+
+
+def test_max_abs_of_a_stack_of_profiles():
+    rng = np.random.default_rng(5)
+    profiles = rng.normal(size=(30, 41))
+    profiles[4, 7] = np.nan
+    peaks = max_abs(profiles)
+    assert peaks.shape == (30,)
+    assert np.isnan(peaks[4])
+    keep = np.arange(30) != 4
+    assert (peaks[keep] == np.abs(profiles[keep]).max(axis=1)).all()
+    assert max_abs(profiles[0]) == np.abs(profiles[0]).max()
+
+
+@pytest.mark.parametrize("first", [0, 3, 14, 90, 97])
+def test_ring_product_covers_only_held_entries_and_matches_the_whole_ring(first):
+    rng = np.random.default_rng(first)
+    ring = Ring(100, (120,))
+    ring.put(0, rng.normal(size=(100, 120)))
+    ring.put(100, rng.normal(size=(30, 120)))  # 100..129 now held, 0..29 overwritten
+    vector = rng.normal(size=120)
+    whole = ring.rows @ vector
+    last = first + 37
+    got = ring.product(first, last, vector)
+    numbers = np.arange(first, last + 1)
+    held = (numbers >= 30) & (numbers < 130)  # the entries still held
+    assert np.isnan(got[~held]).all()
+    # The same values as the product over the whole ring, to the last bit.
+    assert (got[held] == whole[numbers[held] % 100]).all()
 
 
 @pytest.mark.parametrize("m", [2, 4, 6, 12])
@@ -179,3 +286,31 @@ def test_steps_of_one_to_five_seconds_are_accepted(step_s):
     config = SynchronyConfig(step_s=step_s)
     assert config.step_n == round(step_s * 4)
     assert config.windows(config.segment_s) * step_s >= config.window_s
+
+
+def test_a_verdict_keeps_every_other_field_of_the_state():
+    from attune.dyad.state import SynchronyState, SynchronyStatus, with_verdict  # noqa: PLC0415
+    from attune.dyad.wcc import Peak  # noqa: PLC0415
+
+    state = SynchronyState(12.0, SynchronyStatus.WARMING_UP, 0.9, window_z=0.4, window_lag_s=-1.5)
+    result = verdict(3.0, np.array([1.0, 2.0, 1.5, 0.5]))
+    assert result is not None
+    out = with_verdict(
+        state, result, Peak(-3.0, 2.0), above_chance=True, lead_threshold_s=0.5, pacer_removed=True
+    )
+    expected = dataclasses.replace(
+        state,
+        status=SynchronyStatus.OK,
+        index=result.index,
+        lag_s=2.0,
+        in_phase=False,
+        null_mean=result.null_mean,
+        null_sd=result.null_sd,
+        effect_size=result.effect_size,
+        p_value=result.p_value,
+        n_surrogates=result.n_surrogates,
+        above_chance=True,
+        leader=Leader.THERAPIST,
+        pacer_removed=True,
+    )
+    assert out == expected

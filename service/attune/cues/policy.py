@@ -19,7 +19,7 @@ Calm trends are least-squares slopes (calm points per minute) over ``trend_windo
 
 from __future__ import annotations
 
-from collections import deque
+from bisect import bisect_left
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,6 +37,8 @@ from attune.cues.model import Cue, CueKind, ParticipantSnapshot, Reason
 from attune.dyad.state import Role, SynchronyState
 
 MIN_TREND_READINGS = 3
+COMPACT_AFTER = 256  # readings dropped from a history before its lists are shortened
+_SIGNAL_OK = {role: f"{role.value}_signal_ok" for role in Role}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,40 +48,64 @@ class Evaluation:
 
     on: bool | None
     off: bool | None
-    reasons: tuple[Reason, ...]
+    values: tuple[tuple[str, float | bool], ...]  # by name, as read (not rounded)
+
+    @property
+    def reasons(self) -> tuple[Reason, ...]:
+        """The values as a cue shows them (floats to 3 decimals): made only when one fires."""
+        return tuple(
+            Reason(name, round(value, 3) if isinstance(value, float) else value)
+            for name, value in self.values
+        )
 
 
 @dataclass(slots=True)
 class _History:
-    """Recent trusted calm readings of one person."""
+    """Recent trusted calm readings of one person, in time order: ``times[first:]`` and
+    ``calms[first:]`` (older entries are dropped in batches)."""
 
     keep_s: float
-    points: deque[tuple[float, float]] = field(default_factory=deque)
+    times: list[float] = field(default_factory=list)
+    calms: list[float] = field(default_factory=list)
+    first: int = 0
 
     def add(self, t_s: float, calm: float) -> None:
-        if self.points and t_s <= self.points[-1][0]:
+        times = self.times
+        if len(times) > self.first and t_s <= times[-1]:
             return  # the same reading again (or out of order)
-        self.points.append((t_s, calm))
-        while self.points and self.points[0][0] < t_s - self.keep_s:
-            self.points.popleft()
+        times.append(t_s)
+        self.calms.append(calm)
+        first, oldest_s = self.first, t_s - self.keep_s
+        while first < len(times) and times[first] < oldest_s:
+            first += 1
+        if first > COMPACT_AFTER:
+            del times[:first], self.calms[:first]
+            first = 0
+        self.first = first
 
     def clear(self) -> None:
-        self.points.clear()
+        self.times.clear()
+        self.calms.clear()
+        self.first = 0
 
     def slope_per_min(self, t_s: float, window_s: float) -> float | None:
         """Least-squares slope over the trailing window; None without enough data (at least
         3 readings spanning half the window)."""
-        recent = [(t, c) for t, c in self.points if t >= t_s - window_s]
-        if len(recent) < MIN_TREND_READINGS or recent[-1][0] - recent[0][0] < window_s / 2:
+        times = self.times
+        i = bisect_left(times, t_s - window_s, self.first)
+        if len(times) - i < MIN_TREND_READINGS or times[-1] - times[i] < window_s / 2:
             return None
-        t, c = np.array(recent).T
-        t = t - t.mean()
+        t, c = np.array(times[i:]), np.array(self.calms[i:])
+        # t.mean() and c.mean() as numpy computes them (the same sum and division), without
+        # their per-call costs.
+        n = t.size
+        t = t - np.add.reduce(t) / n
         # The least-squares slope in closed form (np.polyfit's answer, at a tenth of its cost).
-        return float((t @ (c - c.mean())) / (t @ t) * 60.0)
+        return float((t @ (c - np.add.reduce(c) / n)) / (t @ t) * 60.0)
 
     def lowest_since(self, t_s: float) -> float | None:
-        values = [c for t, c in self.points if t >= t_s]
-        return min(values) if values else None
+        i = bisect_left(self.times, t_s, self.first)
+        return min(self.calms[i:]) if i < len(self.times) else None
 
 
 @dataclass(slots=True)
@@ -137,7 +163,7 @@ class CuePolicy:
         signal = Evaluation(
             any(lost.values()),
             not any(lost.values()),
-            tuple(Reason(f"{role.value}_signal_ok", not gone) for role, gone in lost.items()),
+            tuple((_SIGNAL_OK[role], not gone) for role, gone in lost.items()),
         )
         cues = self._step(CueKind.SIGNAL_LOST, self.config.signal_lost, t_s, signal)
         if any(lost.values()):
@@ -268,5 +294,5 @@ def _recovering(rule: RecoveringRule, v: _View) -> Evaluation:
     )
 
 
-def _reasons(**values: float) -> tuple[Reason, ...]:
-    return tuple(Reason(name, round(value, 3)) for name, value in values.items())
+def _reasons(**values: float) -> tuple[tuple[str, float], ...]:
+    return tuple(values.items())

@@ -35,6 +35,8 @@ from attune.dyad.wcc import WindowNormalizer, fisher_z, max_abs, pick_peak, smal
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
+ROW_GROUP = 16  # a multiple of every BLAS kernel's row grouping (see ``Ring.product``)
+
 
 @dataclass(slots=True)
 class Ring:
@@ -52,7 +54,12 @@ class Ring:
         self.ids = np.full(self.capacity, -1, dtype=np.int64)
 
     def put(self, first: int, rows: FloatArray) -> None:
-        index = np.arange(first, first + rows.shape[0])
+        n, slot = rows.shape[0], first % self.capacity
+        if slot + n <= self.capacity:  # one run of slots (nearly always)
+            self.rows[slot : slot + n] = rows
+            self.ids[slot : slot + n] = np.arange(first, first + n)
+            return
+        index = np.arange(first, first + n)
         self.rows[index % self.capacity] = rows
         self.ids[index % self.capacity] = index
 
@@ -63,6 +70,28 @@ class Ring:
 
     def take(self, index: IntArray) -> FloatArray:
         return self.pick(self.rows, index)
+
+    def product(self, first: int, last: int, vector: FloatArray) -> FloatArray:
+        """``rows @ vector`` for the entries numbered ``first..last`` (NaN where not held),
+        computed over the slots they occupy only."""
+        n, capacity = last - first + 1, self.capacity
+        out = np.empty(n)
+        lo = first % capacity
+        pieces = [(lo, lo + n)] if lo + n <= capacity else [(lo, capacity), (0, lo + n - capacity)]
+        done = 0
+        for start, end in pieces:
+            # OpenBLAS's matrix-vector kernels take rows in groups (of 4); slots cut on group
+            # boundaries (or at the ring's end) are grouped as in a product over the whole
+            # ring, so each value is the same to the last bit.
+            lo_al = start - start % ROW_GROUP
+            hi_al = min(end + (-end) % ROW_GROUP, capacity)
+            part = out[done : done + end - start]
+            part[:] = (self.rows[lo_al:hi_al] @ vector)[start - lo_al : end - lo_al]
+            held = self.ids[start:end] == np.arange(first + done, first + done + end - start)
+            if not held.all():
+                part[~held] = np.nan
+            done += end - start
+        return out
 
     def take_one(self, index: int) -> FloatArray:
         """Entry ``index`` (a copy), or NaN."""
@@ -76,7 +105,9 @@ class Ring:
         """Entries of a per-slot array (``rows`` or e.g. ``rows @ v``) by absolute number."""
         slots = index % self.capacity
         out = per_slot[slots]
-        out[self.ids[slots] != index] = np.nan
+        stale = self.ids[slots] != index
+        if stale.any():
+            out[stale] = np.nan
         return out
 
 
@@ -86,23 +117,42 @@ class _HorizonSum:
 
     total: FloatArray
     count: FloatArray
+    _mean: FloatArray
 
     @classmethod
     def zeros(cls, shape: tuple[int, ...]) -> _HorizonSum:
-        return cls(np.zeros(shape), np.zeros(shape))
+        return cls(np.zeros(shape), np.zeros(shape), np.empty(shape))
 
-    def move(self, leaving: FloatArray, entering: FloatArray) -> None:
-        """Drop one window's profiles from the sums and add another's."""
-        finite = np.isfinite(leaving)
-        self.total -= np.where(finite, leaving, 0.0)
-        self.count -= finite
-        finite = np.isfinite(entering)
-        self.total += np.where(finite, entering, 0.0)
-        self.count += finite
+    def move(self, leaving: FloatArray | None, entering: FloatArray) -> None:
+        """Drop one window's profiles (None: none held) from the sums and add another's."""
+        entering_ok = np.isfinite(entering)
+        all_entering = bool(entering_ok.all())
+        if leaving is None:
+            self._add(entering, entering_ok, all_entering)
+            self.count += entering_ok
+            return
+        leaving_ok = np.isfinite(leaving)
+        all_leaving = bool(leaving_ok.all())
+        if all_leaving:
+            self.total -= leaving
+        else:
+            np.subtract(self.total, leaving, out=self.total, where=leaving_ok)
+        self._add(entering, entering_ok, all_entering)
+        if not (all_leaving and all_entering):  # else the counts stay as they are
+            self.count -= leaving_ok
+            self.count += entering_ok
+
+    def _add(self, entering: FloatArray, finite: npt.NDArray[np.bool_], every: bool) -> None:
+        if every:
+            self.total += entering
+        else:
+            np.add(self.total, entering, out=self.total, where=finite)
 
     def mean(self) -> FloatArray:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean: FloatArray = np.where(self.count >= 1, self.total / self.count, np.nan)
+        """The mean profiles (NaN where no window counted); valid until the next call."""
+        mean = self._mean
+        mean.fill(np.nan)
+        np.divide(self.total, self.count, out=mean, where=self.count >= 1)
         return mean
 
 
@@ -114,6 +164,10 @@ class LiveSynchrony:
     _hr: dict[Role, HrResampler] = field(init=False)
     _normalizer: WindowNormalizer = field(init=False)
     _shifts: IntArray = field(init=False)  # null shifts D, in windows
+    _lags: IntArray = field(init=False)  # -lag_n..lag_n
+    # Where each (shift, lag) of the therapist now with the client D back sits in the run of
+    # client rows from the oldest shift's first lag to the newest's last.
+    _back_offsets: IntArray = field(init=False)
     _a_rows: Ring = field(init=False)  # therapist windows, by window number
     _b_rows: Ring = field(init=False)  # client windows, by start sample
     # Per window, one array of lag profiles: row 0 the real pair, then the therapist with the
@@ -137,6 +191,10 @@ class LiveSynchrony:
             c.null_shift_stride,
         )
         n_h, lags, n_d = c.windows(c.horizon_s), 2 * c.lag_n + 1, self._shifts.size
+        self._lags = np.arange(-c.lag_n, c.lag_n + 1)
+        self._back_offsets = ((self._shifts[-1] - self._shifts) * c.step_n)[:, None] + np.arange(
+            lags
+        )
         history = n_h + int(self._shifts[-1]) + 1
         self._a_rows = Ring(history, (c.window_n,))
         self._b_rows = Ring(history * c.step_n + 2 * lags, (c.window_n,))
@@ -184,27 +242,32 @@ class LiveSynchrony:
     def _add_window(self, index: int) -> SynchronyState:
         c = self.config
         assert self._first is not None  # noqa: S101 - set before the first window
-        a, lags = index * c.step_n, np.arange(-c.lag_n, c.lag_n + 1)
+        a, lags = index * c.step_n, self._lags
         ther = self._hr[Role.THERAPIST].series.get(a, a + c.window_n)
         a_row = self._normalizer.rows(ther, a, [a])[0]
         self._a_rows.put_one(index, a_row)
         self._add_b_rows(a + c.lag_n)
         b_rows = self._b_rows.take(a + lags)
-        n_d = self._shifts.size
+        shifts, n_d = self._shifts, self._shifts.size
         profiles = np.empty(self._profiles.shape)
         profile = profiles[0]
-        profile[:] = fisher_z(b_rows @ a_row)
+        fisher_z(b_rows @ a_row, out=profile)
 
-        partner = index - self._shifts
-        # The therapist now with the client D windows back: one product over every held row.
-        positions = (partner * c.step_n)[:, None] + lags[None, :]
-        profiles[1 : 1 + n_d] = fisher_z(self._b_rows.pick(self._b_rows.rows @ a_row, positions))
+        partner = index - shifts
+        # The therapist now with the client D windows back: one product over the client rows
+        # from the oldest shift's first lag to the newest's last (each row serves several
+        # shifts), z of each once, then spread out by shift and lag.
+        oldest = (index - int(shifts[-1])) * c.step_n - c.lag_n
+        newest = (index - int(shifts[0])) * c.step_n + c.lag_n
+        back = self._b_rows.product(oldest, newest, a_row)
+        np.take(fisher_z(back, out=back), self._back_offsets, out=profiles[1 : 1 + n_d])
         # The therapist D windows back with the client now.
-        profiles[1 + n_d :] = fisher_z(small_matmul(self._a_rows.take(partner), b_rows.T))
-        unknown = partner < self._first
-        if unknown.any():
+        partners_z = profiles[1 + n_d :]
+        fisher_z(small_matmul(self._a_rows.take(partner), b_rows.T, out=partners_z), out=partners_z)
+        if partner[-1] < self._first:
+            unknown = partner < self._first
             profiles[1 : 1 + n_d][unknown] = np.nan
-            profiles[1 + n_d :][unknown] = np.nan
+            partners_z[unknown] = np.nan
 
         t0_s = (a - c.lag_n) / c.fs_hz
         paced = self._normalizer.pacer.rates_between(t0_s, t0_s + c.window_s + 2 * c.max_lag_s)
@@ -236,8 +299,10 @@ class LiveSynchrony:
         leaving = index - self.config.windows(self.config.horizon_s)
         # The sums add what the ring keeps, so what leaves later takes out what went in.
         kept = profiles.astype(self._profiles.dtype)
-        self._horizon.move(self._profiles.take_one(leaving), kept)
-        self._profiles.put_one(index, kept)
+        ring = self._profiles
+        slot = leaving % ring.capacity  # the slot the new window takes
+        self._horizon.move(ring.rows[slot] if ring.ids[slot] == leaving else None, kept)
+        ring.put_one(index, kept)
         if paced:
             self._last_paced = index
 
@@ -253,9 +318,9 @@ class LiveSynchrony:
             return self._no_verdict(replace(state, status=SynchronyStatus.SIGNAL_GAP))
         means, n_d = self._horizon.mean(), self._shifts.size
         overall = pick_peak(means[0], c.fs_hz)
-        null = np.concatenate(
-            (max_abs(means[1 : 1 + n_d][complete]), max_abs(means[1 + n_d :][complete]))
-        )
+        null = max_abs(means[1:])  # both ways round, in that order
+        if not complete.all():
+            null = np.concatenate((null[:n_d][complete], null[n_d:][complete]))
         result = None if overall is None else verdict(abs(overall.z), null)
         if result is None or overall is None:
             return self._no_verdict(replace(state, status=SynchronyStatus.SIGNAL_GAP))

@@ -10,6 +10,7 @@ first beat: those samples are NaN, and every window touching one is unusable.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,45 +18,71 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 
+MIN_BUFFER = 256  # samples: a live series holds about a window, the lag margin and a few beats
+
 
 @dataclass(slots=True)
 class HrSeries:
     """A growing window onto one person's HR grid, indexed by absolute sample number."""
 
     start: int | None = None
-    _values: FloatArray = field(default_factory=lambda: np.empty(0))
+    # The samples from ``start`` on sit at ``_buffer[_offset : _offset + _size]``; the buffer
+    # has room to grow, so adding a beat's few samples is a copy, not a new array.
+    _buffer: FloatArray = field(default_factory=lambda: np.empty(0))
+    _offset: int = 0
+    _size: int = 0
 
     @property
     def end(self) -> int | None:
         """One past the newest sample (None before the first)."""
-        return None if self.start is None else self.start + self._values.size
+        return None if self.start is None else self.start + self._size
 
-    def append(self, first: int, values: FloatArray) -> None:
+    def append(self, first: int, values: FloatArray | Sequence[float]) -> None:
         """Add samples ``first, first + 1, ...``; a jump forward is filled with NaN."""
         if self.start is None:
-            self.start, self._values = first, values.astype(np.float64)
-            return
-        end = self.start + self._values.size
+            self.start = first
+        end = self.start + self._size
         if first < end:  # already covered (late data): keep what we had
             values, first = values[end - first :], end
-        pad = np.full(first - end, np.nan)
-        self._values = np.concatenate((self._values, pad, values))
+        pad, count = first - end, len(values)
+        tail = self._offset + self._size
+        if tail + pad + count > self._buffer.size:
+            tail = self._make_room(pad + count)
+        buffer = self._buffer
+        buffer[tail : tail + pad] = np.nan
+        buffer[tail + pad : tail + pad + count] = values
+        self._size += pad + count
+
+    def _make_room(self, more: int) -> int:
+        """Move the held samples to the front of a buffer with room for ``more``; returns
+        where the next sample goes."""
+        size, held = self._size, self._buffer[self._offset : self._offset + self._size]
+        if 2 * (size + more) > self._buffer.size:
+            buffer = np.empty(max(MIN_BUFFER, 2 * (size + more)))
+            buffer[:size] = held
+            self._buffer = buffer
+        else:
+            self._buffer[:size] = held  # numpy copies overlapping slices safely
+        self._offset = 0
+        return size
 
     def get(self, lo: int, hi: int) -> FloatArray:
         """Samples ``lo`` to ``hi`` (exclusive), NaN where unknown."""
         out = np.full(hi - lo, np.nan)
         if self.start is None:
             return out
-        a, b = max(lo, self.start), min(hi, self.start + self._values.size)
+        a, b = max(lo, self.start), min(hi, self.start + self._size)
         if a < b:
-            out[a - lo : b - lo] = self._values[a - self.start : b - self.start]
+            at = self._offset - self.start
+            out[a - lo : b - lo] = self._buffer[at + a : at + b]
         return out
 
     def forget_before(self, index: int) -> None:
         """Drop samples older than ``index`` (bounded memory for endless sessions)."""
         if self.start is not None and index > self.start:
-            cut = min(index - self.start, self._values.size)
-            self._values = self._values[cut:]
+            cut = min(index - self.start, self._size)
+            self._offset += cut
+            self._size -= cut
             self.start += cut
 
 
@@ -81,15 +108,18 @@ class HrResampler:
         self._last_t_s, self._last_hr_bpm = t_s, hr_bpm
         if last_t_s is None or t_s <= last_t_s:
             return
-        first = math.floor(last_t_s * self.fs_hz) + 1
-        last = math.floor(t_s * self.fs_hz)
+        fs_hz = self.fs_hz
+        first = math.floor(last_t_s * fs_hz) + 1
+        last = math.floor(t_s * fs_hz)
         if last < first:
             return
-        grid_s = np.arange(first, last + 1) / self.fs_hz
         if after_gap or t_s - last_t_s > self.max_bridge_s:
-            values = np.full(grid_s.size, np.nan)
-        else:
-            values = last_hr + (hr_bpm - last_hr) * (grid_s - last_t_s) / (t_s - last_t_s)
+            self.series.append(first, [math.nan] * (last - first + 1))
+            return
+        # A beat's few samples in Python floats (numpy's per-call costs would outweigh them);
+        # the same operations in the same order as on arrays, so the same values.
+        rise, span = hr_bpm - last_hr, t_s - last_t_s
+        values = [last_hr + rise * (n / fs_hz - last_t_s) / span for n in range(first, last + 1)]
         self.series.append(first, values)
 
     def mark_missing_until(self, t_s: float) -> None:
@@ -97,7 +127,7 @@ class HrResampler:
         last = math.floor(t_s * self.fs_hz)
         end = self.series.end
         if end is not None and last >= end:
-            self.series.append(last + 1, np.empty(0))
+            self.series.append(last + 1, ())
             self._last_t_s = None
 
 

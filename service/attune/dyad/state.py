@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -97,9 +97,13 @@ def with_verdict(
     pacer_removed: bool,
 ) -> SynchronyState:
     """``state`` completed with a verdict on the mean lag profile whose peak is ``peak``."""
-    return replace(
-        state,
+    # Every field named (a new state, not ``replace``: this runs on every live update).
+    return SynchronyState(
+        t_s=state.t_s,
         status=SynchronyStatus.OK,
+        confidence=state.confidence,
+        window_z=state.window_z,
+        window_lag_s=state.window_lag_s,
         index=result.index,
         lag_s=peak.lag_s,
         in_phase=peak.z > 0,

@@ -86,18 +86,24 @@ class Verdict:
 
 def verdict(index: float, null: FloatArray) -> Verdict | None:
     """Compare ``index`` with the finite values of ``null``; None when that is degenerate."""
-    null = null[np.isfinite(null)]
-    if null.size < MIN_NULL or not math.isfinite(index):
+    finite = np.isfinite(null)
+    if not finite.all():
+        null = null[finite]
+    n = null.size
+    if n < MIN_NULL or not math.isfinite(index):
         return None
-    sd = float(null.std(ddof=1))
+    # null.mean() and null.std(ddof=1) as numpy computes them (the same sums, to the bit),
+    # without their per-call costs.
+    mean = float(np.add.reduce(null)) / n
+    deviation = null - mean
+    sd = math.sqrt(float(np.add.reduce(np.multiply(deviation, deviation, out=deviation))) / (n - 1))
     if sd <= 0.0:
         return None
-    mean = float(null.mean())
     return Verdict(
         index=index,
         null_mean=mean,
         null_sd=sd,
         effect_size=(index - mean) / sd,
-        p_value=(1.0 + float(np.sum(null >= index))) / (1.0 + null.size),
-        n_surrogates=int(null.size),
+        p_value=(1.0 + int(np.count_nonzero(null >= index))) / (1.0 + n),
+        n_surrogates=n,
     )

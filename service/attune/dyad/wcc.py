@@ -32,6 +32,7 @@ FloatArray = npt.NDArray[np.float64]
 R_CLIP = 1.0 - 1e-9
 # Residual energy below this share of the raw energy means a flat window: no correlation.
 FLAT_RESIDUAL = 1e-10
+FEW_ROWS = 16  # up to this many rows the flatness test runs in Python floats
 
 
 @cache
@@ -56,24 +57,49 @@ def normalized_residuals(rows: FloatArray, basis: FloatArray) -> FloatArray:
     Pearson correlations of the detrended windows."""
     out = rows - (rows @ basis) @ basis.T
     energy = np.einsum("ij,ij->i", out, out)
-    centred = rows - rows.mean(axis=1, keepdims=True)
+    # rows.mean(axis=1, keepdims=True), the same sum and division without its per-call costs.
+    centred = rows - np.add.reduce(rows, axis=1, keepdims=True) / rows.shape[1]
     raw = np.einsum("ij,ij->i", centred, centred)
-    bad = ~np.isfinite(energy) | (energy <= FLAT_RESIDUAL * raw) | (raw <= 0.0)
+    if rows.shape[0] <= FEW_ROWS:
+        # A live update's few rows: the same test in Python floats, and no error state to
+        # set when every row is usable (a positive finite energy cannot warn).
+        bad_rows = [
+            i
+            for i, (e, r) in enumerate(zip(energy.tolist(), raw.tolist(), strict=True))
+            if not math.isfinite(e) or e <= FLAT_RESIDUAL * r or r <= 0.0
+        ]
+        if not bad_rows:
+            out /= np.sqrt(energy)[:, None]
+            return out
+        bad: list[int] | npt.NDArray[np.bool_] = bad_rows
+    else:
+        bad = ~np.isfinite(energy) | (energy <= FLAT_RESIDUAL * raw) | (raw <= 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         out /= np.sqrt(energy)[:, None]
     out[bad] = np.nan
     return out
 
 
-def fisher_z(r: FloatArray) -> FloatArray:
-    """atanh(r), with r kept inside (-1, 1)."""
-    return np.arctanh(np.minimum(np.maximum(r, -R_CLIP), R_CLIP))
+def fisher_z(r: FloatArray, out: FloatArray | None = None) -> FloatArray:
+    """atanh(r), with r kept inside (-1, 1); into ``out`` (which may be ``r``) if given."""
+    if out is None:
+        z: FloatArray = np.arctanh(np.minimum(np.maximum(r, -R_CLIP), R_CLIP))
+        return z
+    np.maximum(r, -R_CLIP, out=out)
+    np.minimum(out, R_CLIP, out=out)
+    return np.arctanh(out, out=out)
 
 
 def max_abs(profiles_z: FloatArray) -> FloatArray:
     """Largest |z| over the last axis (lags); NaN where any lag is unusable."""
-    peak: FloatArray = np.abs(profiles_z).max(axis=-1)
-    return peak
+    if profiles_z.ndim != 2:  # noqa: PLR2004 - the live case, below, is a 2-d stack
+        peak: FloatArray = np.abs(profiles_z).max(axis=-1)
+        return peak
+    # Lags first: a reduction over the outer axis runs along whole rows of profiles at a
+    # time, rather than once per profile over its few dozen lags.
+    by_lag = np.abs(profiles_z.T, order="C")
+    peaks: FloatArray = np.maximum.reduce(by_lag, axis=0)
+    return peaks
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,18 +112,22 @@ class Peak:
 
 def pick_peak(profile_z: FloatArray, fs_hz: float) -> Peak | None:
     """Peak of |z| over lags ``-L..L`` with sub-sample parabolic refinement; None if all NaN."""
-    mag = np.abs(profile_z)
-    finite = np.isfinite(mag)
-    if not finite.any():
+    # In Python floats: for a few dozen lags numpy's per-call costs outweigh the arithmetic.
+    values = profile_z.tolist()
+    mag = [abs(v) for v in values]
+    k, best = -1, -1.0
+    for i, m in enumerate(mag):
+        if m > best and math.isfinite(m):  # the first largest finite |z|
+            k, best = i, m
+    if k < 0:
         return None
-    k = int(np.argmax(np.where(finite, mag, -1.0)))
     offset = 0.0
-    if 0 < k < mag.size - 1 and np.isfinite(mag[k - 1]) and np.isfinite(mag[k + 1]):
+    if 0 < k < len(mag) - 1 and math.isfinite(mag[k - 1]) and math.isfinite(mag[k + 1]):
         curvature = mag[k - 1] - 2.0 * mag[k] + mag[k + 1]
         if curvature < 0:
-            offset = float(np.clip(0.5 * (mag[k - 1] - mag[k + 1]) / curvature, -0.5, 0.5))
-    lag_n = (profile_z.size - 1) // 2
-    return Peak(float(profile_z[k]), (k - lag_n + offset) / fs_hz)
+            offset = min(max(0.5 * (mag[k - 1] - mag[k + 1]) / curvature, -0.5), 0.5)
+    lag_n = (len(values) - 1) // 2
+    return Peak(values[k], (k - lag_n + offset) / fs_hz)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +139,11 @@ class PacerTrack:
     def with_change(self, t_s: float, hz: float | None) -> PacerTrack:
         kept = tuple(c for c in self.changes if c[0] < t_s)
         return PacerTrack((*kept, (t_s, hz)))
+
+    def changes_within(self, t0_s: float, t1_s: float) -> bool:
+        """Whether the pacer changed strictly between ``t0_s`` and ``t1_s`` (if not, every
+        span inside has the rates of the whole)."""
+        return any(t0_s < t_s < t1_s for t_s, _ in self.changes)
 
     def rates_between(self, t0_s: float, t1_s: float) -> tuple[float, ...]:
         """The distinct pacer frequencies active at some time in [t0_s, t1_s)."""
@@ -140,25 +175,27 @@ class WindowNormalizer:
     ) -> FloatArray:
         """Rows for windows starting at ``starts`` (absolute samples); ``series[0]`` is sample
         ``first`` and must cover every window."""
+        if len(starts) == 1 and series.flags.c_contiguous:
+            # One window (the therapist's in a live update): a view of it is enough.
+            start = int(starts[0])
+            span = self._pacer_set(start, start + self.window_n)
+            raw = series[None, start - first : start - first + self.window_n]
+            return normalized_residuals(raw, window_basis(self.window_n, self.fs_hz, span))
         starts_arr = np.asarray(starts, dtype=np.int64)
-        # Every window as a view (sliding_window_view's result, without its checks: they
-        # cost more than the rows of one live update).
-        step = series.strides[0]
-        views = np.lib.stride_tricks.as_strided(
-            series, (series.size - self.window_n + 1, self.window_n), (step, step), writeable=False
-        )
-        span = self._pacer_set(int(starts_arr[0]), int(starts_arr[-1]) + self.window_n)
-        if len(span) == 0 or not self.remove_pacer:
-            # Nothing paced anywhere in the batch: one basis for all (the common case).
-            raw = views[starts_arr - first]
-            return normalized_residuals(raw, window_basis(self.window_n, self.fs_hz))
+        lo, hi = int(starts_arr[0]), int(starts_arr[-1]) + self.window_n
+        span = self._pacer_set(lo, hi)
+        if len(span) == 0 or not self.pacer.changes_within(lo / self.fs_hz, hi / self.fs_hz):
+            # Nothing paced anywhere in the batch, or the same pacer throughout: one basis
+            # for all (the common case).
+            raw = series[_window_samples(starts_arr - first, self.window_n)]
+            return normalized_residuals(raw, window_basis(self.window_n, self.fs_hz, span))
         out = np.empty((starts_arr.size, self.window_n))
         groups: dict[tuple[float, ...], list[int]] = {}
-        for i, start in enumerate(starts_arr):
-            groups.setdefault(self._pacer_set(int(start), int(start) + self.window_n), []).append(i)
+        for i, start in enumerate(starts_arr.tolist()):
+            groups.setdefault(self._pacer_set(start, start + self.window_n), []).append(i)
         for pacer_hz, members in groups.items():
             idx = np.asarray(members)
-            raw = views[starts_arr[idx] - first]
+            raw = series[_window_samples(starts_arr[idx] - first, self.window_n)]
             out[idx] = normalized_residuals(raw, window_basis(self.window_n, self.fs_hz, pacer_hz))
         return out
 
@@ -168,16 +205,29 @@ class WindowNormalizer:
         return self.pacer.rates_between(start / self.fs_hz, end / self.fs_hz)
 
 
+def _window_samples(offsets: npt.NDArray[np.int64], window_n: int) -> npt.NDArray[np.int64]:
+    """Index of every sample of the windows starting at ``offsets`` (one row per window)."""
+    index: npt.NDArray[np.int64] = offsets[:, None] + _sample_numbers(window_n)
+    return index
+
+
+@cache
+def _sample_numbers(window_n: int) -> npt.NDArray[np.int64]:
+    return np.arange(window_n)
+
+
 # OpenBLAS splits a product over threads once m * n * k reaches 4 * 65536; for the small
 # products of one live update the thread hand-off costs more than the arithmetic (measured
 # 600 us instead of 50 us on a busy two-core machine), so they are cut below that size.
 BLAS_SINGLE_THREAD_WORK = 4 * 65536 - 1
 
 
-def small_matmul(a: FloatArray, b: FloatArray) -> FloatArray:
-    """``a @ b`` in row blocks small enough to stay on one BLAS thread."""
+def small_matmul(a: FloatArray, b: FloatArray, out: FloatArray | None = None) -> FloatArray:
+    """``a @ b`` in row blocks small enough to stay on one BLAS thread (into ``out``, a
+    C-contiguous array, if given)."""
     rows = max(1, BLAS_SINGLE_THREAD_WORK // max(1, a.shape[1] * b.shape[1]))
-    if a.shape[0] <= rows:
-        out: FloatArray = a @ b
-        return out
-    return np.concatenate([a[i : i + rows] @ b for i in range(0, a.shape[0], rows)])
+    if out is None:
+        out = np.empty((a.shape[0], b.shape[1]))
+    for i in range(0, a.shape[0], rows):
+        np.matmul(a[i : i + rows], b, out=out[i : i + rows])
+    return out
