@@ -32,6 +32,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import resource
 import signal
@@ -39,6 +40,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,10 +67,11 @@ ACKED_MIN = 0.99
 LAG_LIMIT_MS = 50.0  # a generator later than this (p99) is the bottleneck, not the service
 PAYLOAD_POOL = 48  # distinct simulated straps whose notifications the straps replay
 POOL_NOTIFICATIONS = 900  # each one's notifications (15 minutes) before they repeat
-BACKLOG_BATCH = 120  # notifications a catching-up collector sends in one batch
-# A watched strap's dashboard pairs beats with notifications by counting them, so it must not
-# miss one: smaller batches keep its queue far from where beats would be dropped.
-WATCHED_BACKLOG_BATCH = 10
+# Seconds of data in one backlog batch: well under the live synchrony's ``stale_s`` (10 s), so
+# that neither of a session's collectors, catching up in step (_Lockstep), gets so far ahead
+# that the other's data counts as missing. Small batches also keep a watched strap's
+# dashboard, which pairs beats with notifications by counting them, from dropping a beat.
+BACKLOG_BATCH = 5
 # The catch-up must go at least this fast (notifications a second, over all straps), or the
 # step fails: a process that cannot do even that will not hold its straps live either.
 CATCH_UP_MIN_PER_S = 1000.0
@@ -136,6 +139,9 @@ class Step:
     rss_kib_per_strap: float
     generator_cpu_pct: float
     generator_lag_p99_ms: float
+    # Of the watched sessions' synchrony updates in the window, the share with a verdict:
+    # near 1 once the sessions' history filled the horizon and the null (steady state).
+    synchrony_ok_share: float
 
 
 def run(args: argparse.Namespace) -> int:
@@ -167,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
             f"ack p99={s.ack_p99_ms:6.1f} ms  service cpu={s.service_cpu_pct:5.1f}% "
             f"rss={s.service_rss_mib:6.1f} MiB  ({s.cpu_ms_per_strap_s:.3f} ms cpu/strap/s, "
             f"{s.rss_kib_per_strap:.1f} KiB/strap)  generator cpu={s.generator_cpu_pct:5.1f}% "
-            f"lag p99={s.generator_lag_p99_ms:.1f} ms"
+            f"lag p99={s.generator_lag_p99_ms:.1f} ms  synchrony ok {s.synchrony_ok_share:.0%}"
         )
     say(f"  largest N held at p99 < {P99_LIMIT_MS:.0f} ms: {best} ({per_process:.0f} per process)")
     return 0
@@ -205,15 +211,15 @@ async def _run(args: argparse.Namespace) -> list[Step]:
 
 @dataclass(slots=True)
 class _Plan:
-    """Who connects where: straps (url, token, participant, pool index), dashboards
-    (url, session, its participants)."""
+    """Who connects where: straps (url, token, participant, pool index, session),
+    dashboards (url, session, its participants)."""
 
-    straps: list[tuple[str, str, str, int]] = field(default_factory=list)
+    straps: list[tuple[str, str, str, int, str]] = field(default_factory=list)
     dashboards: list[tuple[str, str, list[str]]] = field(default_factory=list)
 
 
 async def _step(args: argparse.Namespace, straps: int) -> Step:
-    sessions = max(1, straps // 2)
+    sessions = max(1, -(-straps // 2))  # an odd strap out has a session of its own
     with tempfile.TemporaryDirectory(prefix="attune-load-") as tmp:
         env, cleanup = await _backend(args, Path(tmp))
         try:
@@ -360,7 +366,8 @@ async def _measure(
         plan = plans[index % args.generators]
         ingest_base, live_base = bases[index % len(bases)], bases[(index + 1) % len(bases)]
         for participant_id, token in pairs[: straps - n]:
-            plan.straps.append((f"{ingest_base}/ingest", token, participant_id, n % PAYLOAD_POOL))
+            ingest_url = f"{ingest_base}/ingest"
+            plan.straps.append((ingest_url, token, participant_id, n % PAYLOAD_POOL, session_id))
             n += 1
         if index < args.dashboards:
             ids = [p for p, _ in pairs]
@@ -384,35 +391,38 @@ async def _measure(
         )
         for _ in plans
     ]
-    connected = 0
-    for generator, plan in zip(generators, plans, strict=True):
-        await _tell(generator, json.dumps({**spec, **asdict(plan)}))
     try:
+        connected = 0
+        for generator, plan in zip(generators, plans, strict=True):
+            await _tell(generator, json.dumps({**spec, **asdict(plan)}))
+        try:
+            for generator in generators:
+                line = await asyncio.wait_for(_hear(generator), connect_s)
+                connected += int(line.split()[1])
+        except TimeoutError:
+            # The service could not even take the connections: a failed step, not a crash of
+            # the search.
+            return _unconnected(args, straps, connect_s)
+        # Everyone is connected and live: measure from a common window, once the connection
+        # storm (a hello rebuilds its session's runtime) has been worked off.
+        start_s = time.time() + args.settle_s
         for generator in generators:
-            line = await asyncio.wait_for(_hear(generator), connect_s)
-            connected += int(line.split()[1])
-    except TimeoutError:
-        # The service could not even take the connections: a failed step, not a crash of
-        # the search.
+            await _tell(generator, f"{start_s!r} {start_s + args.duration_s!r}")
+        await asyncio.sleep(max(0.0, start_s - time.time()))
+        pids = [process.pid for process, _ in servers]
+        cpu_before, wall_before = sum(_cpu_s(p) for p in pids), time.monotonic()
+        await asyncio.sleep(args.duration_s)
+        cpu_after, wall_after = sum(_cpu_s(p) for p in pids), time.monotonic()
+        rss_mib = sum(_rss_kib(p) for p in pids) / 1024
+        outputs = [await g.communicate() for g in generators]
+        results = [json.loads(out) for out, _ in outputs]
+        service_cpu = 100.0 * (cpu_after - cpu_before) / (wall_after - wall_before)
+        return _figures(args, straps, connected, results, cpu_pct=service_cpu, rss_mib=rss_mib)
+    finally:  # a failed or cancelled step leaves no generator running
         for generator in generators:
-            generator.kill()
-            await generator.wait()
-        return _unconnected(args, straps, connect_s)
-    # Everyone is connected and live: measure from a common window, once the connection
-    # storm (a hello rebuilds its session's runtime) has been worked off.
-    start_s = time.time() + args.settle_s
-    for generator in generators:
-        await _tell(generator, f"{start_s!r} {start_s + args.duration_s!r}")
-    await asyncio.sleep(max(0.0, start_s - time.time()))
-    pids = [process.pid for process, _ in servers]
-    cpu_before, wall_before = sum(_cpu_s(p) for p in pids), time.monotonic()
-    await asyncio.sleep(args.duration_s)
-    cpu_after, wall_after = sum(_cpu_s(p) for p in pids), time.monotonic()
-    rss_mib = sum(_rss_kib(p) for p in pids) / 1024
-    outputs = [await g.communicate() for g in generators]
-    results = [json.loads(out) for out, _ in outputs]
-    service_cpu = 100.0 * (cpu_after - cpu_before) / (wall_after - wall_before)
-    return _figures(args, straps, connected, results, cpu_pct=service_cpu, rss_mib=rss_mib)
+            if generator.returncode is None:
+                generator.kill()
+                await generator.wait()
 
 
 async def _tell(generator: asyncio.subprocess.Process, line: str) -> None:
@@ -446,6 +456,7 @@ def _figures(
     acks = np.asarray([x for r in results for x in r["ack_ms"]] or [np.nan])
     e2e = np.asarray([x for r in results for x in r["latency_ms"]] or [np.nan])
     lag = np.asarray([x for r in results for x in r["lag_ms"]] or [np.nan])
+    statuses = [x for r in results for x in r["synchrony_statuses"]]
     step = {
         "straps": straps,
         "instances": args.instances,
@@ -467,6 +478,7 @@ def _figures(
         "rss_kib_per_strap": 1024 * rss_mib / straps,
         "generator_cpu_pct": sum(r["cpu_pct"] for r in results),
         "generator_lag_p99_ms": float(np.percentile(lag, 99)),
+        "synchrony_ok_share": statuses.count("ok") / len(statuses) if statuses else math.nan,
     }
     why = []
     if connected < straps:
@@ -550,15 +562,40 @@ class _Tally:
 
 
 @dataclass(slots=True)
+class _Lockstep:
+    """Keeps a session's collectors' backlogs in step by data time. The live synchrony takes
+    a partner more than ``stale_s`` behind as missing, and its data arriving later as too
+    late: each collector sends data from a time on only once its partner's data up to that
+    time is committed."""
+
+    through_s: list[float]  # per member: its data committed up to here
+    moved: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    async def wait_for_others(self, member: int, t_s: float) -> None:
+        async with self.moved:
+            await self.moved.wait_for(
+                lambda: all(s >= t_s for k, s in enumerate(self.through_s) if k != member)
+            )
+
+    async def reached(self, member: int, t_s: float) -> None:
+        async with self.moved:
+            self.through_s[member] = t_s
+            self.moved.notify_all()
+
+
+@dataclass(slots=True)
 class _Collector:
-    """One simulated collector: hello, then a batch of one notification a second."""
+    """One simulated collector: hello, its backlog (``history_s``, in step with its session's
+    other collector), then a batch of one notification a second."""
 
     url: str
     token: str
     notes: list[tuple[str, int]]
     tally: _Tally
     watched: Strap | None
-    history_s: float = 0.0
+    history_s: float
+    lockstep: _Lockstep
+    member: int  # its place in the lockstep
     live: asyncio.Event = field(default_factory=asyncio.Event)  # welcomed and caught up
 
     async def run(self, connect_at_s: float) -> None:
@@ -567,8 +604,10 @@ class _Collector:
         async with connect(self.url, additional_headers=headers, max_queue=None) as ws:
             await ws.send('{"v": 1, "type": "hello", "collector": "attune-bench-load"}')
             welcome = json.loads(await ws.recv())
-            seq = (welcome.get("last_seq") or -1) + 1
+            last_seq = welcome.get("last_seq")
+            seq = 0 if last_seq is None else last_seq + 1
             due_s, seq, first = await self._catch_up(ws, seq, time.time() - self.history_s)
+            await self.lockstep.reached(self.member, math.inf)
             self.live.set()
             sent_at: dict[int, float] = {}
             reader = asyncio.create_task(self._acks(ws, sent_at))
@@ -600,8 +639,9 @@ class _Collector:
         acknowledged; returns when the next live notification is due, the next seq and the
         next notification's index."""
         t_s, i = from_s, 0
-        most = BACKLOG_BATCH if self.watched is None else WATCHED_BACKLOG_BATCH
-        while (count := min(most, int(time.time() - t_s))) > 0:
+        await self.lockstep.reached(self.member, t_s)
+        while (count := min(BACKLOG_BATCH, int(time.time() - t_s))) > 0:
+            await self.lockstep.wait_for_others(self.member, t_s)
             notes = [self.notes[(i + k) % len(self.notes)] for k in range(count)]
             batch = ", ".join(
                 f'{{"received_at_s": {t_s + k!r}, "payload_hex": "{hex_}"}}'
@@ -615,6 +655,7 @@ class _Collector:
             if reply.get("type") != "ack" or reply.get("seq") != seq:
                 raise RuntimeError(f"backlog batch {seq} not acknowledged: {reply}")
             t_s, i, seq = t_s + count, i + count, seq + 1
+            await self.lockstep.reached(self.member, t_s)
         return t_s, seq, i
 
     async def _acks(self, ws: ClientConnection, sent_at: dict[int, float]) -> None:
@@ -651,16 +692,30 @@ async def _generate(spec: dict[str, Any], stdin: asyncio.StreamReader) -> dict[s
     tally = _Tally()
     watched: dict[str, Strap] = {p: Strap(p) for _, _, ps in spec["dashboards"] for p in ps}
     arrivals: list[dict[str, list[float]]] = [{} for _ in spec["dashboards"]]
+    synchrony: list[tuple[float, str]] = []
     tasks = [
-        asyncio.create_task(_dashboard(url, spec["cookie"], arrivals[i]))
+        asyncio.create_task(_dashboard(url, spec["cookie"], arrivals[i], synchrony))
         for i, (url, _, _) in enumerate(spec["dashboards"])
     ]
-    collectors = [
-        _Collector(
-            url, token, pool[pool_index], tally, watched.get(participant_id), spec["history_s"]
+    members = Counter(session_id for *_, session_id in spec["straps"])
+    locksteps = {sid: _Lockstep([-math.inf] * n) for sid, n in members.items()}
+    joined: Counter[str] = Counter()
+    collectors = []
+    for url, token, participant_id, pool_index, session_id in spec["straps"]:
+        lockstep, member = locksteps[session_id], joined[session_id]
+        joined[session_id] += 1
+        collectors.append(
+            _Collector(
+                url,
+                token,
+                pool[pool_index],
+                tally,
+                watched.get(participant_id),
+                spec["history_s"],
+                lockstep,
+                member,
+            )
         )
-        for url, token, participant_id, pool_index in spec["straps"]
-    ]
     start_s, ramp_s = time.time() + 0.5, float(spec["ramp_s"])
     tasks += [
         asyncio.create_task(c.run(start_s + ramp_s * i / max(1, len(collectors))))
@@ -692,6 +747,7 @@ async def _generate(spec: dict[str, Any], stdin: asyncio.StreamReader) -> dict[s
         "ack_ms": tally.ack_ms,
         "lag_ms": tally.lag_ms,
         "latency_ms": latency_ms,
+        "synchrony_statuses": [status for t_s, status in synchrony if tally.inside(t_s)],
         "cpu_pct": 100.0 * cpu_s / (end_s + float(spec["drain_s"]) - begin_s),
         "failed": sorted({repr(t.exception())[:200] for t in failed}),
     }
@@ -702,7 +758,10 @@ def _own_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def _dashboard(url: str, cookie: str, arrivals: dict[str, list[float]]) -> None:
+async def _dashboard(
+    url: str, cookie: str, arrivals: dict[str, list[float]], synchrony: list[tuple[float, str]]
+) -> None:
+    """Record when each beat arrives (per participant) and each synchrony status."""
     headers = {"Cookie": f"{COOKIE_NAME}={cookie}"}
     async with connect(url, additional_headers=headers, max_queue=None) as viewer:
         await viewer.send('{"type": "auth", "token": null, "after_seq": null}')
@@ -711,6 +770,8 @@ async def _dashboard(url: str, cookie: str, arrivals: dict[str, list[float]]) ->
             message = json.loads(raw)
             if message.get("type") == "beat":
                 arrivals.setdefault(message["participant"], []).append(received_s)
+            elif message.get("type") == "synchrony":
+                synchrony.append((received_s, str(message.get("status"))))
 
 
 async def _generator_main() -> None:
