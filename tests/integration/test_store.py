@@ -301,3 +301,14 @@ async def test_an_erased_client_leaves_no_trace_in_the_sqlite_files(tmp_path) ->
     erased = not traces()
     await store.close()
     assert erased
+
+
+async def test_a_database_error_does_not_carry_the_bound_values(store) -> None:
+    # Errors are logged; their bound values would be token digests and recorded payloads.
+    with pytest.raises(DBAPIError) as caught:
+        async with store.db.connect() as conn:
+            await conn.execute(
+                text("SELECT * FROM no_such_table WHERE id = :id"), {"id": "tok-secret-7c1e"}
+            )
+    assert "tok-secret-7c1e" not in str(caught.value)
+    assert "no_such_table" in str(caught.value)  # the statement itself still shows

@@ -31,9 +31,10 @@ class Database:
     (``busy_timeout``). Under a steady stream of group commits the pollers starve: each time
     they look, the next commit holds the lock, and after the timeout their write fails with
     "database is locked" (seen with cues and baselines while collectors caught up on a
-    backlog, ``attune bench load``). This process is the only writer of its SQLite file, so
-    its writers queue here, first come first served, and SQLite never has to poll; reads go
-    on beside them (WAL). PostgreSQL has row locks and needs no queue.
+    backlog, ``attune bench load``). So this process's writers queue here, first come first
+    served, and SQLite polls only for another process's writer (an admin command run beside
+    the service), which is rare; reads go on beside them (WAL). PostgreSQL has row locks and
+    needs no queue.
     """
 
     engine: AsyncEngine
@@ -54,6 +55,17 @@ class Database:
     def connect(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
         """A connection for reading."""
         return self.engine.connect()
+
+    async def compact_after_erasure(self) -> bool:
+        """After deleting personal data, push SQLite's WAL into the main file and truncate
+        it, so no old copy of a deleted page stays in the log (secure_delete zeroed the main
+        file's). Taken as a writer, so no commit of this process is under way. False if a
+        reader still held old pages and the log could not be truncated yet."""
+        if self._writer is None:
+            return True
+        async with self._writer, self.engine.connect() as connection:
+            row = (await connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))).first()
+        return row is None or row[0] == 0
 
 
 def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: object) -> None:
@@ -99,7 +111,14 @@ async def open_database(url: str, *, schema: str | None = None) -> AsyncEngine:
         if backend != "postgresql" or not _SCHEMA_NAME.match(schema):
             raise ConfigError(f"a schema ({schema!r}) needs PostgreSQL and a plain lowercase name")
         connect_args["server_settings"] = {"search_path": schema}
-    engine = create_async_engine(url, pool_pre_ping=backend != "sqlite", connect_args=connect_args)
+    # hide_parameters: a database error's message would otherwise carry the bound values
+    # (token digests, recorded payloads) into the log.
+    engine = create_async_engine(
+        url,
+        pool_pre_ping=backend != "sqlite",
+        connect_args=connect_args,
+        hide_parameters=True,
+    )
     if backend == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     async with engine.begin() as connection:
@@ -107,11 +126,3 @@ async def open_database(url: str, *, schema: str | None = None) -> AsyncEngine:
             await connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         await connection.run_sync(_upgrade)
     return engine
-
-
-async def compact_after_erasure(engine: AsyncEngine) -> None:
-    """After deleting personal data, push SQLite's WAL into the main file and truncate it, so
-    no old copy of a deleted page stays in the log (secure_delete zeroed the main file's)."""
-    if is_sqlite(engine):
-        async with engine.connect() as connection:
-            await connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
