@@ -18,8 +18,8 @@ from attune.protocol.ingest import Batch
 from attune.store.recording import PendingRecord, Recording, RecordOutcome
 
 # Bound one transaction (and a fallback's one-by-one retry): messages, and the notifications
-# in them, since a collector catching up sends up to 256 in one message. On SQLite every other
-# writer waits for the transaction to end (attune.store.database.Database).
+# in them, since a collector catching up sends up to MAX_NOTIFICATIONS_PER_BATCH in one
+# message. On SQLite every other writer waits for the transaction (store.database.Database).
 MAX_BATCH = 512
 MAX_BATCH_NOTIFICATIONS = 4096
 

@@ -35,7 +35,7 @@ from attune.dyad.wcc import WindowNormalizer, fisher_z, max_abs, pick_peak, smal
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-ROW_GROUP = 16  # a multiple of every BLAS kernel's row grouping (see ``Ring.product``)
+ROW_GROUP = 16  # a multiple of OpenBLAS kernels' row grouping (see ``Ring.product``)
 
 
 @dataclass(slots=True)
@@ -92,14 +92,6 @@ class Ring:
                 part[~held] = np.nan
             done += end - start
         return out
-
-    def take_one(self, index: int) -> FloatArray:
-        """Entry ``index`` (a copy), or NaN."""
-        slot = index % self.capacity
-        row: FloatArray = (
-            self.rows[slot].copy() if self.ids[slot] == index else np.full(self.shape, np.nan)
-        )
-        return row
 
     def pick(self, per_slot: FloatArray, index: IntArray) -> FloatArray:
         """Entries of a per-slot array (``rows`` or e.g. ``rows @ v``) by absolute number."""

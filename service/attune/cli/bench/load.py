@@ -74,7 +74,7 @@ POOL_NOTIFICATIONS = 900  # each one's notifications (15 minutes) before they re
 BACKLOG_BATCH = 5
 # The catch-up must go at least this fast (notifications a second, over all straps), or the
 # step fails: a process that cannot do even that will not hold its straps live either.
-CATCH_UP_MIN_PER_S = 1000.0
+CATCH_UP_MIN_NOTIFICATIONS_PER_S = 1000.0
 STARTUP_TIMEOUT_S = 120.0
 PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -182,9 +182,14 @@ def run(args: argparse.Namespace) -> int:
 async def _run(args: argparse.Namespace) -> list[Step]:
     # A SIGTERM (a timeout, a cancelled job) cancels the run as Ctrl-C would, so each step's
     # cleanup still stops its servers instead of leaving them running on their own.
-    main = asyncio.current_task()
-    if main is not None:
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
+    main, loop = asyncio.current_task(), asyncio.get_running_loop()
+
+    def cancel_once() -> None:  # a second SIGTERM must not cut the cleanup short
+        loop.add_signal_handler(signal.SIGTERM, lambda: None)
+        if main is not None:
+            main.cancel()
+
+    loop.add_signal_handler(signal.SIGTERM, cancel_once)
     if args.straps is not None:
         return [await _step(args, args.straps)]
     steps: list[Step] = []
@@ -515,8 +520,8 @@ def _unconnected(args: argparse.Namespace, straps: int, waited_s: float) -> Step
 
 
 def _catch_up_s(straps: int, history_s: float) -> float:
-    """How long the collectors may take to catch up on their backlog (CATCH_UP_MIN_PER_S)."""
-    return 0.0 if history_s <= 0 else 60.0 + straps * history_s / CATCH_UP_MIN_PER_S
+    """How long the collectors may take to catch up on their backlog (at the least rate)."""
+    return 0.0 if history_s <= 0 else 60.0 + straps * history_s / CATCH_UP_MIN_NOTIFICATIONS_PER_S
 
 
 def _cpu_s(pid: int) -> float:
