@@ -71,6 +71,11 @@ class Ring:
     def take(self, index: IntArray) -> FloatArray:
         return self.pick(self.rows, index)
 
+    def held(self, index: int) -> FloatArray | None:
+        """Entry ``index`` in place (a view, valid until its slot is reused), or None."""
+        slot = index % self.capacity
+        return self.rows[slot] if self.ids[slot] == index else None
+
     def product(self, first: int, last: int, vector: FloatArray) -> FloatArray:
         """``rows @ vector`` for the entries numbered ``first..last`` (NaN where not held),
         computed over the slots they occupy only."""
@@ -291,10 +296,8 @@ class LiveSynchrony:
         leaving = index - self.config.windows(self.config.horizon_s)
         # The sums add what the ring keeps, so what leaves later takes out what went in.
         kept = profiles.astype(self._profiles.dtype)
-        ring = self._profiles
-        slot = leaving % ring.capacity  # the slot the new window takes
-        self._horizon.move(ring.rows[slot] if ring.ids[slot] == leaving else None, kept)
-        ring.put_one(index, kept)
+        self._horizon.move(self._profiles.held(leaving), kept)
+        self._profiles.put_one(index, kept)
         if paced:
             self._last_paced = index
 
