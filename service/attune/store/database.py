@@ -47,10 +47,8 @@ class Database:
     @contextlib.asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
         """A write transaction: committed at the end, rolled back on an error."""
-        async with contextlib.AsyncExitStack() as stack:
-            if self._writer is not None:
-                await stack.enter_async_context(self._writer)
-            yield await stack.enter_async_context(self.engine.begin())
+        async with self._turn(), self.engine.begin() as connection:
+            yield connection
 
     def connect(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
         """A connection for reading."""
@@ -63,9 +61,13 @@ class Database:
         reader still held old pages and the log could not be truncated yet."""
         if self._writer is None:
             return True
-        async with self._writer, self.engine.connect() as connection:
+        async with self._turn(), self.engine.connect() as connection:
             row = (await connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))).first()
         return row is None or row[0] == 0
+
+    def _turn(self) -> contextlib.AbstractAsyncContextManager[object]:
+        """This process's turn to write (SQLite); no wait on PostgreSQL."""
+        return self._writer if self._writer is not None else contextlib.nullcontext()
 
 
 def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: object) -> None:
