@@ -621,17 +621,11 @@ class _Collector:
                     payload_hex, rr_count = self.notes[i % len(self.notes)]
                     await asyncio.sleep(max(0.0, due_s - time.time()))
                     now_s = time.time()
-                    await ws.send(
-                        f'{{"v": 1, "type": "batch", "seq": {seq}, "notifications": '
-                        f'[{{"received_at_s": {now_s!r}, "payload_hex": "{payload_hex}"}}]}}'
-                    )
+                    await self._send(ws, seq, [(now_s, payload_hex, rr_count)], now_s)
                     if self.tally.inside(now_s):
                         sent_at[seq] = now_s
                         self.tally.sent += 1
                         self.tally.lag_ms.append(1000.0 * (now_s - due_s))
-                    if self.watched is not None:
-                        self.watched.sent_at_s.append(now_s)
-                        self.watched.rr_counts.append(rr_count)
                     seq += 1
                     due_s += 1.0
             finally:
@@ -648,20 +642,29 @@ class _Collector:
         while (count := min(BACKLOG_BATCH, int(time.time() - t_s))) > 0:
             await self.lockstep.wait_for_others(self.member, t_s)
             notes = [self.notes[(i + k) % len(self.notes)] for k in range(count)]
-            batch = ", ".join(
-                f'{{"received_at_s": {t_s + k!r}, "payload_hex": "{hex_}"}}'
-                for k, (hex_, _) in enumerate(notes)
-            )
-            await ws.send(f'{{"v": 1, "type": "batch", "seq": {seq}, "notifications": [{batch}]}}')
-            if self.watched is not None:  # its beats reach the dashboard too
-                self.watched.sent_at_s += [time.time()] * count
-                self.watched.rr_counts += [rr_count for _, rr_count in notes]
+            stamped = [(t_s + k, *note) for k, note in enumerate(notes)]
+            await self._send(ws, seq, stamped, time.time())
             reply = json.loads(await ws.recv())
             if reply.get("type") != "ack" or reply.get("seq") != seq:
                 raise RuntimeError(f"backlog batch {seq} not acknowledged: {reply}")
             t_s, i, seq = t_s + count, i + count, seq + 1
             await self.lockstep.reached(self.member, t_s)
         return t_s, seq, i
+
+    async def _send(
+        self, ws: ClientConnection, seq: int, notes: list[tuple[float, str, int]], at_s: float
+    ) -> None:
+        """One batch of (received_at_s, payload hex, RR count) notifications, sent at
+        ``at_s``; a watched strap keeps that time and the RR counts (its dashboard's beats
+        are paired with them)."""
+        items = ", ".join(
+            f'{{"received_at_s": {t_s!r}, "payload_hex": "{payload_hex}"}}'
+            for t_s, payload_hex, _ in notes
+        )
+        await ws.send(f'{{"v": 1, "type": "batch", "seq": {seq}, "notifications": [{items}]}}')
+        if self.watched is not None:
+            self.watched.sent_at_s += [at_s] * len(notes)
+            self.watched.rr_counts += [rr_count for _, _, rr_count in notes]
 
     async def _acks(self, ws: ClientConnection, sent_at: dict[int, float]) -> None:
         with contextlib.suppress(ConnectionClosed):
