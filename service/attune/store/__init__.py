@@ -63,7 +63,7 @@ class Store:
         return self.db.engine
 
     async def close(self) -> None:
-        await self.engine.dispose()
+        await self.db.close()
 
 
 __all__ = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from attune.errors import ConfigError
+from attune.store.sqlite_writer import SqliteRowWriter, Statement
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -35,14 +36,26 @@ class Database:
     served, and SQLite polls only for another process's writer (an admin command run beside
     the service), which is rare; reads go on beside them (WAL). PostgreSQL has row locks and
     needs no queue.
+
+    Bulk inserts (``execute_many``: the ingest group commit) go through a connection of their
+    own on SQLite (attune.store.sqlite_writer), in the same queue.
     """
 
     engine: AsyncEngine
     _writer: asyncio.Lock | None = field(default=None, init=False)
+    _rows_writer: SqliteRowWriter | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         if is_sqlite(self.engine):
             object.__setattr__(self, "_writer", asyncio.Lock())
+            path = self.engine.url.database
+            if path not in (None, "", ":memory:"):  # a file other connections can open too
+                object.__setattr__(self, "_rows_writer", SqliteRowWriter(path, SQLITE_PRAGMAS))
+
+    @property
+    def paramstyle(self) -> str:
+        """The positional style ``execute_many`` takes SQL in."""
+        return "qmark" if self._rows_writer is not None else self.engine.dialect.paramstyle
 
     @contextlib.asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
@@ -53,6 +66,16 @@ class Database:
     def connect(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
         """A connection for reading."""
         return self.engine.connect()
+
+    async def execute_many(self, statements: Sequence[Statement]) -> None:
+        """Each statement (SQL in ``paramstyle`` and its rows) in one write transaction."""
+        if self._rows_writer is None:
+            async with self.begin() as connection:
+                for sql, rows in statements:
+                    await connection.exec_driver_sql(sql, list(rows))
+            return
+        async with self._turn():
+            await self._rows_writer.execute_many(statements)
 
     async def compact_after_erasure(self) -> bool:
         """After deleting personal data, push SQLite's WAL into the main file and truncate
@@ -65,24 +88,32 @@ class Database:
             row = (await connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))).first()
         return row is None or row[0] == 0
 
+    async def close(self) -> None:
+        if self._rows_writer is not None:
+            await self._rows_writer.close()
+        await self.engine.dispose()
+
     def _turn(self) -> contextlib.AbstractAsyncContextManager[object]:
         """This process's turn to write (SQLite); no wait on PostgreSQL."""
         return self._writer if self._writer is not None else contextlib.nullcontext()
 
 
+# WAL lets the live views read while ingest writes; synchronous=FULL makes a commit durable on
+# power loss, which is what an ingest ack promises (sqlite.org/pragma.html). secure_delete
+# overwrites deleted content, so erasing a client leaves no readable trace in the file's free
+# pages (docs/security.md).
+SQLITE_PRAGMAS = (
+    "journal_mode=WAL",
+    "synchronous=FULL",
+    "foreign_keys=ON",
+    "busy_timeout=5000",
+    "secure_delete=ON",
+)
+
+
 def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: object) -> None:
-    # WAL lets the live views read while ingest writes; synchronous=FULL makes a commit
-    # durable on power loss, which is what an ingest ack promises (sqlite.org/pragma.html).
-    # secure_delete overwrites deleted content, so erasing a client leaves no readable trace
-    # in the file's free pages (docs/security.md).
     cursor = dbapi_connection.cursor()
-    for pragma in (
-        "journal_mode=WAL",
-        "synchronous=FULL",
-        "foreign_keys=ON",
-        "busy_timeout=5000",
-        "secure_delete=ON",
-    ):
+    for pragma in SQLITE_PRAGMAS:
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
 

@@ -127,12 +127,8 @@ Rows = dict[Table, list[tuple[Any, ...]]]  # the rows to insert, by table, in co
 _MARKS = {"qmark": "?", "format": "%s", "numeric": ":{n}", "numeric_dollar": "${n}"}
 
 
-def _insert_statement(table: Table, columns: tuple[str, ...], paramstyle: str) -> str | None:
-    """``INSERT INTO table (columns) VALUES (...)`` in a driver's own positional parameter
-    style, for ``executemany`` of plain tuples; None for a style that takes names."""
-    mark = _MARKS.get(paramstyle)
-    if mark is None:
-        return None
+def _insert_statement(table: Table, columns: tuple[str, ...], mark: str) -> str:
+    """``INSERT INTO table (columns) VALUES (...)`` with a driver's positional ``mark``."""
     values = ", ".join(mark.format(n=n) for n in range(1, len(columns) + 1))
     # Names come from the schema and values are bound: nothing here comes from input.
     return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({values})"  # noqa: S608
@@ -177,21 +173,26 @@ def ingest_rows(items: list[PendingRecord]) -> Rows:
     return rows
 
 
-async def _insert(conn: AsyncConnection, rows: Rows) -> None:
-    """Plain ``executemany`` where the driver's parameter style allows (aiosqlite and
-    asyncpg do): SQLAlchemy's per-row binding was most of a group commit's CPU in the
+async def _insert(db: Database, rows: Rows) -> None:
+    """Plain ``executemany`` of tuples where the parameter style is positional (SQLite's and
+    asyncpg's are): SQLAlchemy's per-row binding was most of a group commit's CPU in the
     event loop (``attune bench load``, docs/deployment.md)."""
-    for table, table_rows in rows.items():
-        if not table_rows:
-            continue
-        names = columns_of(table)
-        sql = _insert_statement(table, names, conn.dialect.paramstyle)
-        if sql is not None:
-            await conn.exec_driver_sql(sql, table_rows)
-        else:
-            await conn.execute(
-                insert(table), [dict(zip(names, r, strict=True)) for r in table_rows]
-            )
+    tables = [(table, table_rows) for table, table_rows in rows.items() if table_rows]
+    mark = _MARKS.get(db.paramstyle)
+    if mark is None:  # a driver that takes named parameters only
+        async with db.begin() as conn:
+            for table, table_rows in tables:
+                names = columns_of(table)
+                await conn.execute(
+                    insert(table), [dict(zip(names, r, strict=True)) for r in table_rows]
+                )
+        return
+    await db.execute_many(
+        [
+            (_insert_statement(table, columns_of(table), mark), table_rows)
+            for table, table_rows in tables
+        ]
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,8 +212,7 @@ class Recording:
         """Commit one collector message exactly once, keyed by (participant, seq)."""
         item = PendingRecord(session_id, participant_id, message, input_no, live, now_s)
         try:
-            async with self.db.begin() as conn:
-                await _insert(conn, ingest_rows([item]))
+            await _insert(self.db, ingest_rows([item]))
         except IntegrityError as exc:
             digest = message_digest(message)
             return await self._explain_conflict(participant_id, message.seq, digest, exc)
@@ -224,8 +224,7 @@ class Recording:
         is committed on its own instead, so every one gets its own outcome (or error)."""
         rows = ingest_rows(items)
         try:
-            async with self.db.begin() as conn:
-                await _insert(conn, rows)
+            await _insert(self.db, rows)
         except IntegrityError:
             outcomes: list[RecordOutcome | Exception] = []
             for item in items:

@@ -1,0 +1,108 @@
+"""On SQLite, group commits go through a connection of their own, on a thread of its own
+(attune.store.sqlite_writer): a batch is one transaction, errors come back as SQLAlchemy's,
+its connection has the engine's pragmas, and it takes its turn with the other writers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from attune.store import PendingRecord, RecordOutcome, Store
+from attune.store.database import SQLITE_PRAGMAS
+from attune.store.sqlite_writer import SqliteRowWriter
+from tests.integration.test_store import NOW_S, a_session, batch
+
+BUSY_TIMEOUT_S = 5.0  # attune.store.database: PRAGMA busy_timeout=5000
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path: Path):
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'attune.sqlite3'}")
+    yield store
+    await store.close()
+
+
+async def _keys(store: Store) -> list[int]:
+    async with store.db.connect() as conn:
+        return [row[0] for row in await conn.execute(text("SELECT k FROM t ORDER BY k"))]
+
+
+async def test_a_batch_is_one_transaction_and_a_clash_is_an_integrity_error(sqlite_store) -> None:
+    async with sqlite_store.db.begin() as conn:
+        await conn.execute(text("CREATE TABLE t (k INTEGER PRIMARY KEY)"))
+    insert = "INSERT INTO t (k) VALUES (?)"
+    await sqlite_store.db.execute_many([(insert, [(1,), (2,)])])
+    with pytest.raises(IntegrityError):
+        await sqlite_store.db.execute_many([(insert, [(3,), (4,)]), (insert, [(2,)])])
+    assert await _keys(sqlite_store) == [1, 2]  # nothing of the failed batch, read elsewhere
+    await sqlite_store.db.execute_many([(insert, [(3,)])])  # and the writer goes on
+    assert await _keys(sqlite_store) == [1, 2, 3]
+
+
+async def test_its_connection_has_the_engines_pragmas(tmp_path: Path) -> None:
+    path = tmp_path / "w.sqlite3"
+    with contextlib.closing(sqlite3.connect(path)) as setup:
+        setup.executescript(
+            "CREATE TABLE p (id TEXT PRIMARY KEY); CREATE TABLE c (p REFERENCES p);"
+        )
+    writer = SqliteRowWriter(str(path), SQLITE_PRAGMAS)
+    await writer.execute_many([("INSERT INTO p VALUES (?)", [("a",)])])
+    with pytest.raises(IntegrityError, match="FOREIGN KEY"):
+        await writer.execute_many([("INSERT INTO c VALUES (?)", [("missing",)])])
+    pragmas = await asyncio.get_running_loop().run_in_executor(
+        writer._executor,  # its own thread: the only one that may use its connection
+        lambda: [
+            writer._connection.execute(f"PRAGMA {name}").fetchone()[0]  # type: ignore[union-attr]
+            for name in ("journal_mode", "synchronous", "foreign_keys", "secure_delete")
+        ],
+    )
+    assert pragmas == ["wal", 2, 1, 1]  # synchronous=2 is FULL
+    await writer.close()
+
+
+async def test_a_file_it_cannot_open_is_an_operational_error(tmp_path: Path) -> None:
+    writer = SqliteRowWriter(str(tmp_path), SQLITE_PRAGMAS)  # a folder, not a database file
+    with pytest.raises(OperationalError, match="unable to open"):
+        await writer.execute_many([("INSERT INTO t VALUES (?)", [(1,)])])
+    await writer.close()
+
+
+async def test_a_group_commit_waits_its_turn_behind_a_long_write(sqlite_store) -> None:
+    """Longer than SQLite's busy timeout: queued in the process, not failed as locked."""
+    _, _, session, participant, _ = await a_session(sqlite_store)
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def long_transaction() -> None:
+        async with sqlite_store.db.begin() as conn:
+            await conn.execute(
+                text("UPDATE sessions SET title = 'held' WHERE id = :id"), {"id": session.id}
+            )
+            holding.set()
+            await release.wait()
+
+    holder = asyncio.create_task(long_transaction())
+    await holding.wait()
+    item = PendingRecord(session.id, participant.id, batch(0, NOW_S), 1, True, NOW_S)
+    commit = asyncio.create_task(sqlite_store.recording.record_many([item]))
+    await asyncio.sleep(BUSY_TIMEOUT_S + 1.0)
+    assert not commit.done()
+    release.set()
+    await holder
+    assert await commit == [RecordOutcome.NEW]
+
+
+async def test_closing_the_store_ends_the_writer_thread(tmp_path: Path) -> None:
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'attune.sqlite3'}")
+    _, _, session, participant, _ = await a_session(store)
+    item = PendingRecord(session.id, participant.id, batch(0, NOW_S), 1, True, NOW_S)
+    assert await store.recording.record_many([item]) == [RecordOutcome.NEW]
+    assert any(t.name.startswith("sqlite-writer") for t in threading.enumerate())
+    await store.close()
+    assert not any(t.name.startswith("sqlite-writer") for t in threading.enumerate())
