@@ -1,6 +1,7 @@
 """On SQLite, group commits go through a connection of their own, on a thread of its own
 (attune.store.sqlite_writer): a batch is one transaction, errors come back as SQLAlchemy's,
-its connection has the engine's pragmas, and it takes its turn with the other writers."""
+and its connection has the engine's pragmas (its turn among the writers:
+tests/scale/test_sqlite_writers.py)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,6 @@ from attune.store import PendingRecord, RecordOutcome, Store
 from attune.store.database import SQLITE_PRAGMAS
 from attune.store.sqlite_writer import SqliteRowWriter
 from tests.integration.test_store import NOW_S, a_session, batch
-
-BUSY_TIMEOUT_S = 5.0  # attune.store.database: PRAGMA busy_timeout=5000
 
 
 @pytest.fixture
@@ -72,30 +71,6 @@ async def test_a_file_it_cannot_open_is_an_operational_error(tmp_path: Path) -> 
     with pytest.raises(OperationalError, match="unable to open"):
         await writer.execute_many([("INSERT INTO t VALUES (?)", [(1,)])])
     await writer.close()
-
-
-async def test_a_group_commit_waits_its_turn_behind_a_long_write(sqlite_store) -> None:
-    """Longer than SQLite's busy timeout: queued in the process, not failed as locked."""
-    _, _, session, participant, _ = await a_session(sqlite_store)
-    holding, release = asyncio.Event(), asyncio.Event()
-
-    async def long_transaction() -> None:
-        async with sqlite_store.db.begin() as conn:
-            await conn.execute(
-                text("UPDATE sessions SET title = 'held' WHERE id = :id"), {"id": session.id}
-            )
-            holding.set()
-            await release.wait()
-
-    holder = asyncio.create_task(long_transaction())
-    await holding.wait()
-    item = PendingRecord(session.id, participant.id, batch(0, NOW_S), 1, True, NOW_S)
-    commit = asyncio.create_task(sqlite_store.recording.record_many([item]))
-    await asyncio.sleep(BUSY_TIMEOUT_S + 1.0)
-    assert not commit.done()
-    release.set()
-    await holder
-    assert await commit == [RecordOutcome.NEW]
 
 
 async def test_closing_the_store_ends_the_writer_thread(tmp_path: Path) -> None:
