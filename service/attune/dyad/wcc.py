@@ -227,7 +227,7 @@ def small_matmul(a: FloatArray, b: FloatArray, out: FloatArray | None = None) ->
     C-contiguous array, if given)."""
     rows = max(1, BLAS_SINGLE_THREAD_WORK // max(1, a.shape[1] * b.shape[1]))
     if out is None:
-        out = np.empty((a.shape[0], b.shape[1]))
+        out = np.empty((a.shape[0], b.shape[1]), np.result_type(a, b))
     for i in range(0, a.shape[0], rows):
         np.matmul(a[i : i + rows], b, out=out[i : i + rows])
     return out
