@@ -72,7 +72,7 @@ class Database:
         if self._rows_writer is None:
             async with self.begin() as connection:
                 for sql, rows in statements:
-                    await connection.exec_driver_sql(sql, list(rows))
+                    await connection.exec_driver_sql(sql, rows)
             return
         async with self._turn():
             await self._rows_writer.execute_many(statements)

@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
-Statement = tuple[str, Sequence[tuple[Any, ...]]]  # SQL in qmark style and its rows
+Statement = tuple[str, list[tuple[Any, ...]]]  # SQL in qmark style and its rows
 
 
 class SqliteRowWriter:
@@ -54,23 +54,39 @@ class SqliteRowWriter:
             # IMMEDIATE: take the write lock now (waiting up to busy_timeout for another
             # process's writer), not at the first insert.
             connection.execute(sql)
-            try:
-                for sql, rows in statements:
-                    connection.executemany(sql, rows)
-                sql = "COMMIT"
-                connection.execute(sql)
-            except BaseException:
-                if connection.in_transaction:
-                    connection.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise DBAPIError.instance(sql, None, exc, sqlite3.Error, hide_parameters=True) from exc
+            for sql, rows in statements:
+                connection.executemany(sql, rows)
+            sql = "COMMIT"
+            connection.execute(sql)
+        except Exception as exc:
+            self._roll_back()
+            if isinstance(exc, sqlite3.Error):
+                raise DBAPIError.instance(
+                    sql, None, exc, sqlite3.Error, hide_parameters=True
+                ) from exc
+            raise
+
+    def _roll_back(self) -> None:
+        """Undo what a failed transaction left. A connection that cannot is closed (SQLite
+        rolls back on close), so the next transaction starts on a new one whatever state
+        this one was left in."""
+        connection = self._connection
+        if connection is None or not connection.in_transaction:
+            return
+        try:
+            connection.execute("ROLLBACK")
+        except sqlite3.Error:
+            self._close()
 
     def _open(self) -> sqlite3.Connection:
         # isolation_level=None: no implicit transactions; _transaction says BEGIN and COMMIT.
         connection = sqlite3.connect(self._path, isolation_level=None)
-        for pragma in self._pragmas:
-            connection.execute(f"PRAGMA {pragma}")
+        try:
+            for pragma in self._pragmas:
+                connection.execute(f"PRAGMA {pragma}")
+        except sqlite3.Error:
+            connection.close()  # not used half set up
+            raise
         self._connection = connection
         return connection
 
