@@ -21,13 +21,6 @@ from attune.store.sqlite_writer import SqliteRowWriter
 from tests.integration.test_store import NOW_S, a_session, batch
 
 
-@pytest.fixture
-async def sqlite_store(tmp_path: Path):
-    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'attune.sqlite3'}")
-    yield store
-    await store.close()
-
-
 async def _keys(store: Store) -> list[int]:
     async with store.db.connect() as conn:
         return [row[0] for row in await conn.execute(text("SELECT k FROM t ORDER BY k"))]

@@ -7,23 +7,15 @@ collectors caught up on a backlog). Group commits, which have a connection of th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable
-from pathlib import Path
+from collections.abc import Awaitable
 
-import pytest
 from sqlalchemy import text
 
 from attune.store import PendingRecord, RecordOutcome, Store
+from tests.integration.conftest import sqlite_store  # noqa: F401 - the fixture
 from tests.integration.test_store import NOW_S, a_session, batch
 
 BUSY_TIMEOUT_S = 5.0  # attune.store.database: PRAGMA busy_timeout=5000
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'attune.sqlite3'}")
-    yield opened
-    await opened.close()
 
 
 async def _behind_a_long_write(store: Store, session_id: str, write: Awaitable[object]) -> object:
@@ -50,14 +42,16 @@ async def _behind_a_long_write(store: Store, session_id: str, write: Awaitable[o
     return result
 
 
-async def test_a_write_waiting_longer_than_the_busy_timeout_lands(store: Store) -> None:
+async def test_a_write_waiting_longer_than_the_busy_timeout_lands(sqlite_store) -> None:  # noqa: F811
+    store = sqlite_store
     _, client, session, _, _ = await a_session(store)
     baseline = store.clients.set_baseline(client.id, {"hr_bpm": 70.0}, now_s=NOW_S)
     await _behind_a_long_write(store, session.id, baseline)
     assert (await store.clients.get(client.id)).baseline_set_at_s == NOW_S
 
 
-async def test_a_group_commit_waiting_longer_than_the_busy_timeout_lands(store: Store) -> None:
+async def test_a_group_commit_waiting_that_long_lands(sqlite_store) -> None:  # noqa: F811
+    store = sqlite_store
     _, _, session, participant, _ = await a_session(store)
     item = PendingRecord(session.id, participant.id, batch(0, NOW_S), 1, True, NOW_S)
     outcomes = await _behind_a_long_write(store, session.id, store.recording.record_many([item]))

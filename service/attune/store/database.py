@@ -54,8 +54,9 @@ class Database:
 
     @property
     def paramstyle(self) -> str:
-        """The positional style ``execute_many`` takes SQL in."""
-        return "qmark" if self._rows_writer is not None else self.engine.dialect.paramstyle
+        """The style ``execute_many`` takes SQL in: the driver's (qmark for both SQLite
+        paths, aiosqlite and the dedicated writer's sqlite3)."""
+        return self.engine.dialect.paramstyle
 
     @contextlib.asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
