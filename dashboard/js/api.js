@@ -8,9 +8,11 @@ export class ApiError extends Error {
   }
 }
 
-/** fetch JSON from the API; throws ApiError with the server's detail. */
-export async function api(path, { method = "GET", body, token } = {}) {
+/** fetch JSON from the API; throws ApiError with the server's detail. `idempotencyKey`
+ * (see idempotencyKey()) makes a retried POST safe where the API takes one. */
+export async function api(path, { method = "GET", body, token, idempotencyKey } = {}) {
   const headers = {};
+  if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
   const response = await fetch(path, {
@@ -26,6 +28,12 @@ export async function api(path, { method = "GET", body, token } = {}) {
     throw new ApiError(response.status, detail);
   }
   return response.status === 204 ? null : response.json();
+}
+
+/** A fresh random Idempotency-Key: one per thing created, reused by every retry of it. */
+export function idempotencyKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));  // randomUUID needs https
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** Sends the browser to the sign-in page, coming back here afterwards. */

@@ -1,7 +1,7 @@
 // Therapist console: per participant a live tachogram, RMSSD/lnRMSSD trend, calm gauge and
 // signal quality; synchrony, the cue feed, pacer controls, session start/stop and a one-key
 // marker. Messages update the state as they come; the page renders at most once per frame.
-import { api, requireLogin } from "./api.js";
+import { api, idempotencyKey, requireLogin } from "./api.js";
 import { cardField as field, participantCards, renderCard } from "./cards.js";
 import { trendChart } from "./charts.js";
 import { formatClock, formatLag, formatReason, formatValue } from "./format.js";
@@ -158,9 +158,14 @@ function showSessionState() {
 
 // --- one-key marker: M captures the moment, then an optional note -------------------------
 let markerAtS = null;
+// One Idempotency-Key per marker text: saving again after an error (the first try may have
+// been recorded all the same) must not record the marker twice; an edited text is a new one.
+let markerKey = null;
+let markerKeyText = null;
 
 function openMarker() {
   markerAtS = clock.at(performance.now() / 1000);
+  markerKeyText = null;
   $("marker-time").textContent = formatClock(markerAtS);
   $("marker-form").hidden = false;
   $("marker-note").value = "";
@@ -176,8 +181,9 @@ async function saveMarker(event) {
   event.preventDefault();
   const text = $("marker-note").value.trim() || "marker";
   const body = markerAtS === null ? { text } : { text, t_s: Math.max(0, markerAtS) };
+  if (text !== markerKeyText) [markerKey, markerKeyText] = [idempotencyKey(), text];
   try {
-    await api(`/api/sessions/${session}/markers`, { method: "POST", body });
+    await api(`/api/sessions/${session}/markers`, { method: "POST", body, idempotencyKey: markerKey });
     showError("console-error", null);
     closeMarker();
   } catch (error) { showError("console-error", error); }

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser, Page, Route
 
 from attune.testing.dashboard import PASSWORD, USERNAME, DashboardRig
 
@@ -168,6 +168,44 @@ async def test_one_key_marker_with_a_note(browser: Browser, rig: DashboardRig) -
     )
     response = await page.request.get(f"{rig.base_url}/api/sessions/{rig.session_id}/markers")
     assert [m["text"] for m in await response.json()] == ["client describes the argument", "marker"]
+
+
+async def test_a_marker_saved_again_after_an_error_is_recorded_once(
+    browser: Browser, rig: DashboardRig
+) -> None:
+    """The first save reaches the service but its answer is lost (as when the instance asked
+    gave up on the session's owner, which recorded the marker later): the therapist saves
+    again, and the marker is recorded once."""
+    page = await signed_in_console(browser, rig)
+    markers_url = f"{rig.base_url}/api/sessions/{rig.session_id}/markers"
+    keys: list[str | None] = []
+
+    async def lose_first_answer(route: Route) -> None:
+        keys.append(route.request.headers.get("idempotency-key"))
+        served = await route.fetch()  # recorded by the service...
+        if len(keys) == 1:  # ...but the browser hears "try again"
+            body = {"code": "conflict", "detail": "the owner did not answer; try again"}
+            await route.fulfill(status=409, json=body)
+        else:
+            await route.fulfill(response=served)
+
+    await page.route(markers_url, lose_first_answer)
+    await page.locator("body").press("m")
+    await page.keyboard.type("door slams")
+    await page.keyboard.press("Enter")
+    await page.wait_for_function(
+        "() => document.getElementById('console-error').textContent.includes('try again')",
+        timeout=15_000,
+    )
+    assert await page.is_visible("#marker-form")
+    await page.keyboard.press("Enter")
+    await page.wait_for_selector("#marker-form", state="hidden", timeout=15_000)
+    await page.unroute(markers_url)
+
+    assert keys[0] is not None
+    assert keys == [keys[0], keys[0]]
+    response = await page.request.get(markers_url)
+    assert [m["text"] for m in await response.json()] == ["door slams"]
 
 
 CONTRAST = """async () => {

@@ -125,3 +125,54 @@ async def test_0003_adds_session_controls_and_the_client_view_setting(old_databa
             )
     finally:
         await store.close()
+
+
+async def test_0004_keeps_old_markers_and_refuses_a_second_marker_with_one_key(
+    old_database,
+) -> None:
+    engine, url, pg_schema = old_database
+    async with engine.begin() as conn:
+        await conn.run_sync(_upgrade_to("0003"))
+        await conn.execute(
+            text(
+                "INSERT INTO sessions (id, title, created_at_s, notes) "
+                "VALUES ('s1', 'Old session', 100.0, '')"
+            )
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO markers (id, session_id, input_no, t_s, text, created_at_s) "
+                "VALUES ('m1', 's1', 1, 5.0, 'old', 105.0)"
+            )
+        )
+    store = await Store.open(url, schema=pg_schema)
+    try:
+        marks = store.recording
+        unkeyed = await marks.add_marker(
+            "s1", input_no=2, t_s=6.0, text="unkeyed", author_id=None, now_s=106.0
+        )
+        keyed = await marks.add_marker(
+            "s1",
+            input_no=3,
+            t_s=7.0,
+            text="keyed",
+            author_id=None,
+            now_s=107.0,
+            idempotency_key="k-00000001",
+        )
+        assert [m.text for m in await marks.markers("s1")] == ["old", "unkeyed", "keyed"]
+        assert unkeyed.id != keyed.id
+        assert await marks.marker_by_key("s1", "k-00000001") == keyed
+        assert await marks.marker_by_key("s1", "k-00000002") is None
+        with pytest.raises(ConflictError):  # one marker per key and session
+            await marks.add_marker(
+                "s1",
+                input_no=4,
+                t_s=8.0,
+                text="keyed",
+                author_id=None,
+                now_s=108.0,
+                idempotency_key="k-00000001",
+            )
+    finally:
+        await store.close()

@@ -141,6 +141,37 @@ async def test_markers_are_recorded_and_shown_live(service) -> None:
     assert [m["text"] for m in listed] == ["a", "b"]
 
 
+async def test_a_marker_posted_again_with_its_idempotency_key_is_recorded_once(service) -> None:
+    session = await service.new_session()
+    http, url = session.therapist.http, f"/api/sessions/{session.id}/markers"
+    live = await watch(service, session.id, headers=session.therapist.ws_headers, after_seq=None)
+    assert json.loads(await live.recv())["type"] == "session"
+    key = {"Idempotency-Key": "0123456789abcdef"}
+
+    first = await http.post(url, json={"text": "a"}, headers=key)
+    again = await http.post(url, json={"text": "a"}, headers=key)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json() == first.json()
+    other_text = await http.post(url, json={"text": "b"}, headers=key)
+    assert other_text.status_code == 409
+    assert "idempotency key" in other_text.json()["detail"]
+    malformed = await http.post(url, json={"text": "c"}, headers={"Idempotency-Key": "a b"})
+    assert malformed.status_code == 422
+    elsewhere = await service.new_session()  # keys are per session
+    there = await elsewhere.therapist.http.post(
+        f"/api/sessions/{elsewhere.id}/markers", json={"text": "a"}, headers=key
+    )
+    assert there.status_code == 201
+    unkeyed = await http.post(url, json={"text": "a"})
+
+    shown = json.loads(await asyncio.wait_for(live.recv(), 5))
+    shown_next = json.loads(await asyncio.wait_for(live.recv(), 5))
+    await live.close()
+    assert [shown["id"], shown_next["id"]] == [first.json()["id"], unkeyed.json()["id"]]
+    listed = (await http.get(url)).json()
+    assert [m["id"] for m in listed] == [first.json()["id"], unkeyed.json()["id"]]
+
+
 async def test_the_recording_pages_through_every_input(service) -> None:
     session = await service.new_session()
     t0 = time.time()

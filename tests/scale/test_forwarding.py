@@ -245,6 +245,33 @@ async def test_a_marker_on_another_instance_is_recorded_and_published_by_the_own
     await live.close()
 
 
+async def test_a_marker_retried_after_the_owner_answered_late_is_recorded_once(
+    pair: Pair,
+) -> None:
+    """The owner records a forwarded marker after the asker has given up (409, "try again");
+    the therapist's retry carries the same Idempotency-Key and gets that marker back."""
+    session = await pair.a.new_session()
+    await owned_by_a(pair, session)
+    live = await watch_on_a(pair, session)
+    peers = pair.b.services.runtimes.peers
+    assert isinstance(peers, RedisPeers)
+    peers.reply_timeout_s = 0.2
+    url, key = f"/api/sessions/{session.id}/markers", {"Idempotency-Key": "marker-key-0001"}
+    runtime = await pair.a.services.runtimes.get(session.id)
+
+    async with runtime.lock:  # the owner is busy past the asker's wait
+        first = await on(pair.b, session).post(url, json={"text": "sigh"}, headers=key)
+    assert first.status_code == 409, first.text
+    marker = await next_of_type(live, "marker")  # recorded once the owner got to it
+    retried = await on(pair.b, session).post(url, json={"text": "sigh"}, headers=key)
+    assert retried.status_code == 201, retried.text
+    assert retried.json()["id"] == marker["id"]
+    assert [m.id for m in await pair.a.services.store.recording.markers(session.id)] == [
+        marker["id"]
+    ]
+    await live.close()
+
+
 async def test_an_owner_that_does_not_answer_gives_owned_elsewhere(
     pair: Pair, redis: Redis
 ) -> None:

@@ -43,6 +43,7 @@ class Change(_Args):
 class MarkerArgs(Change):
     t_s: float
     text: str
+    idempotency_key: str | None = None
 
 
 class PacerArgs(Change):
@@ -74,7 +75,12 @@ def resonance_out(runtime: SessionRuntime) -> ResonanceOut:
 
 async def _add_marker(runtimes: SessionRuntimes, session_id: str, args: MarkerArgs) -> MarkerOut:
     marker = await runtimes.add_marker(
-        session_id, t_s=args.t_s, text=args.text, author_id=args.author_id, now_s=args.now_s
+        session_id,
+        t_s=args.t_s,
+        text=args.text,
+        author_id=args.author_id,
+        now_s=args.now_s,
+        idempotency_key=args.idempotency_key,
     )
     return MarkerOut.model_validate(marker)
 

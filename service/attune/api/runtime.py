@@ -265,21 +265,45 @@ class SessionRuntimes:
             raise OwnedElsewhereError(f"session {session_id} moved to another instance")
 
     async def add_marker(
-        self, session_id: str, *, t_s: float, text: str, author_id: str | None, now_s: float
+        self,
+        session_id: str,
+        *,
+        t_s: float,
+        text: str,
+        author_id: str | None,
+        now_s: float,
+        idempotency_key: str | None = None,
     ) -> MarkerRow:
         """Commit a marker as the session's next input and publish it (on the instance
-        that computes the session: from elsewhere, through ``on_owner``)."""
+        that computes the session: from elsewhere, through ``on_owner``). With a key, a
+        marker already posted with it is the answer (its text must be the same:
+        ConflictError if not), so a retried post records one marker."""
         runtime = await self.get(session_id)
         async with runtime.lock:
             self._still_owned(runtime)
-            marker = await self.store.recording.add_marker(
-                session_id,
-                input_no=runtime.next_input_no,
-                t_s=t_s,
-                text=text,
-                author_id=author_id,
-                now_s=now_s,
-            )
+            if idempotency_key is not None:
+                earlier = await self.store.recording.marker_by_key(session_id, idempotency_key)
+                if earlier is not None:
+                    if earlier.text != text:
+                        raise ConflictError(
+                            "this idempotency key was used for another marker; "
+                            "send a new key with a new marker"
+                        )
+                    return earlier
+            try:
+                marker = await self.store.recording.add_marker(
+                    session_id,
+                    input_no=runtime.next_input_no,
+                    t_s=t_s,
+                    text=text,
+                    author_id=author_id,
+                    now_s=now_s,
+                    idempotency_key=idempotency_key,
+                )
+            except ConflictError:
+                # Another instance recorded this input number or key: our runtime is stale.
+                self.drop(session_id)
+                raise
             runtime.next_input_no += 1
             self._publish(runtime, marker)
         return marker

@@ -330,21 +330,41 @@ class Recording:
         text: str,
         author_id: str | None,
         now_s: float,
+        idempotency_key: str | None = None,
     ) -> MarkerRow:
+        """Record a marker as input ``input_no``; ConflictError if that number or the key is
+        taken in the session (another instance recorded it: the caller's state is stale)."""
         row = MarkerRow(new_id(), session_id, input_no, t_s, text, author_id, now_s)
-        async with self.db.begin() as conn:
-            await conn.execute(
-                insert(schema.markers).values(
-                    id=row.id,
-                    session_id=session_id,
-                    input_no=input_no,
-                    t_s=t_s,
-                    text=text,
-                    author_id=author_id,
-                    created_at_s=now_s,
+        try:
+            async with self.db.begin() as conn:
+                await conn.execute(
+                    insert(schema.markers).values(
+                        id=row.id,
+                        session_id=session_id,
+                        input_no=input_no,
+                        t_s=t_s,
+                        text=text,
+                        author_id=author_id,
+                        created_at_s=now_s,
+                        idempotency_key=idempotency_key,
+                    )
                 )
-            )
+        except IntegrityError as exc:
+            raise ConflictError(
+                f"input {input_no} or this idempotency key is already recorded in session "
+                f"{session_id}"
+            ) from exc
         return row
+
+    async def marker_by_key(self, session_id: str, idempotency_key: str) -> MarkerRow | None:
+        """The session's marker posted with ``idempotency_key``, if there is one."""
+        m = schema.markers
+        query = select(*_MARKER).where(
+            m.c.session_id == session_id, m.c.idempotency_key == idempotency_key
+        )
+        async with self.db.connect() as conn:
+            found = (await conn.execute(query)).first()
+        return None if found is None else MarkerRow(*found)
 
     async def markers(self, session_id: str) -> list[MarkerRow]:
         m = schema.markers

@@ -1,4 +1,4 @@
-"""Table definitions (migrations 0001-0003 build them; keep the two in step).
+"""Table definitions (migrations 0001-0004 build them; keep the two in step).
 
 The recording tables are append-only: raw input is the source of truth and every derived value
 can be recomputed from it (DESIGN.md, "Contracts"). Names and contact details live only in
@@ -182,7 +182,12 @@ markers = Table(
     Column("text", String(500), nullable=False),
     Column("author_id", Id),
     Column("created_at_s", Float, nullable=False),
+    # The ``Idempotency-Key`` the marker was posted with, if any: a retry carrying the same
+    # key (its first try may have been recorded after the asker gave up on it) gets the
+    # marker back instead of a second one. NULLs never clash in a unique index.
+    Column("idempotency_key", String(64)),
     Index("ix_markers_session_input", "session_id", "input_no", unique=True),
+    Index("ix_markers_session_key", "session_id", "idempotency_key", unique=True),
 )
 
 # Session controls: numbered inputs like markers (the pacer set or stopped, a resonance

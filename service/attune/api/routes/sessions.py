@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Header, Path, Query
 from starlette.requests import Request
 
 from attune.api.auth import SessionAccess, TherapistDep, audit, check_origin, session_access
@@ -37,6 +37,17 @@ router = APIRouter(
 )
 OWNER = Annotated[SessionAccess, Depends(session_access("therapist"))]
 IdPath = Annotated[str, Path(max_length=64)]
+# The Idempotency-Key header field (IETF draft-ietf-httpapi-idempotency-key-header): a
+# random token the client makes once per marker and sends again with every retry of it.
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=r"^[A-Za-z0-9._~:+/=-]{8,64}$",
+        description="Makes retries safe: a post carrying a key already used in this session "
+        "answers with that marker instead of recording another (409 if its text differs).",
+    ),
+]
 
 
 @router.post("", status_code=201, responses=responses(404))
@@ -213,10 +224,20 @@ async def list_markers(
     ]
 
 
-@router.post("/{session_id}/markers", status_code=201, tags=["markers"], responses=responses(404))
-async def add_marker(body: MarkerIn, access: OWNER, svc: ServicesDep) -> MarkerOut:
+@router.post(
+    "/{session_id}/markers", status_code=201, tags=["markers"], responses=responses(404, 409)
+)
+async def add_marker(
+    body: MarkerIn, access: OWNER, svc: ServicesDep, idempotency_key: IdempotencyKey = None
+) -> MarkerOut:
     """Mark a moment (default: now) with a short text; it is recorded and shown live."""
     now_s = svc.clock()
     t_s = body.t_s if body.t_s is not None else max(0.0, now_s - access.session.origin_s)
-    args = MarkerArgs(t_s=t_s, text=body.text, author_id=access.therapist_id, now_s=now_s)
+    args = MarkerArgs(
+        t_s=t_s,
+        text=body.text,
+        author_id=access.therapist_id,
+        now_s=now_s,
+        idempotency_key=idempotency_key,
+    )
     return await svc.runtimes.on_owner(access.session.id, ADD_MARKER, args)
