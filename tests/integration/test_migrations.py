@@ -1,5 +1,6 @@
-"""Migration 0002 on a database holding 0001-era recordings, on SQLite and PostgreSQL: the old
-data survives, gets its live input order, and replays as it was fed live."""
+"""Migrations on databases holding older data, on SQLite and PostgreSQL: 0001-era recordings
+survive 0002, get their live input order and replay as they were fed live; 0003 adds session
+controls; 0004 keeps old markers and gives new ones an idempotency key."""
 
 from __future__ import annotations
 
@@ -27,6 +28,11 @@ def _upgrade_to(revision: str):
     return run
 
 
+OLD_SESSION = text(
+    "INSERT INTO sessions (id, title, created_at_s, notes) VALUES ('s1', 'Old session', 100.0, '')"
+)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def old_database(request, tmp_path: Path):
     """(url, schema) of a database migrated to 0001 only."""
@@ -50,12 +56,7 @@ async def test_0002_keeps_old_recordings_and_orders_them_by_commit(old_database)
     engine, url, pg_schema = old_database
     payload = bytes.fromhex("16480004")
     async with engine.begin() as conn:
-        await conn.execute(
-            text(
-                "INSERT INTO sessions (id, title, created_at_s, notes) "
-                "VALUES ('s1', 'Old session', 100.0, '')"
-            )
-        )
+        await conn.execute(OLD_SESSION)
         for pid, role in (("p1", "therapist"), ("p2", "client")):
             await conn.execute(
                 text(
@@ -103,12 +104,7 @@ async def test_0003_adds_session_controls_and_the_client_view_setting(old_databa
     engine, url, pg_schema = old_database
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade_to("0002"))
-        await conn.execute(
-            text(
-                "INSERT INTO sessions (id, title, created_at_s, notes) "
-                "VALUES ('s1', 'Old session', 100.0, '')"
-            )
-        )
+        await conn.execute(OLD_SESSION)
     store = await Store.open(url, schema=pg_schema)
     try:
         assert await store.sessions.show_numbers("s1") is False
@@ -133,12 +129,7 @@ async def test_0004_keeps_old_markers_and_refuses_a_second_marker_with_one_key(
     engine, url, pg_schema = old_database
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade_to("0003"))
-        await conn.execute(
-            text(
-                "INSERT INTO sessions (id, title, created_at_s, notes) "
-                "VALUES ('s1', 'Old session', 100.0, '')"
-            )
-        )
+        await conn.execute(OLD_SESSION)
         await conn.execute(
             text(
                 "INSERT INTO markers (id, session_id, input_no, t_s, text, created_at_s) "
