@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from structlog.testing import capture_logs
 
-from attune.cli.gc_policy import NEVER, GcPolicy, apply, collect_forever
+from attune.cli.gc_policy import MIDDLE_AFTER, NEVER, GcPolicy, apply, collect_forever
 
 
 @pytest.fixture
@@ -48,13 +48,34 @@ class _Ticks:
 
 
 @pytest.mark.usefixtures("restored_gc")
-def test_apply_freezes_startup_and_turns_automatic_full_collections_off() -> None:
+def test_apply_freezes_startup_collects_the_middle_generation_sooner_and_no_full_ones() -> None:
     survivor = _Node()
-    young = gc.get_threshold()[:2]
+    young_objects = gc.get_threshold()[0]
     apply(GcPolicy(full_every_s=60.0))
-    assert gc.get_threshold() == (*young, NEVER)
+    assert gc.get_threshold() == (young_objects, MIDDLE_AFTER, NEVER)
     assert gc.get_freeze_count() > 0
     assert not any(o is survivor for o in gc.get_objects())  # frozen: out of the collector's view
+
+
+@pytest.mark.usefixtures("restored_gc")
+def test_the_middle_generation_is_collected_after_every_third_young_collection() -> None:
+    apply(GcPolicy(full_every_s=60.0))
+    passes: list[int] = []
+
+    def seen(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            passes.append(info["generation"])
+
+    gc.callbacks.append(seen)
+    try:
+        kept = [[] for _ in range(50_000)]  # long-lived survivors, like buffered messages
+    finally:
+        gc.callbacks.remove(seen)
+    assert len(kept) == 50_000
+    assert len(passes) > 40
+    assert 2 not in passes
+    # Young, young, young, middle, ...: one in MIDDLE_AFTER + 2.
+    assert passes.count(1) == pytest.approx(len(passes) / (MIDDLE_AFTER + 2), abs=1)
 
 
 @pytest.mark.usefixtures("restored_gc")

@@ -13,9 +13,15 @@ to collect), so the policy, as Instagram's and others' for latency-bound CPython
 
 - the objects alive after start-up (modules, the app, validators) are frozen out of the
   collector's view (``gc.freeze``): they live as long as the process;
-- young collections stay automatic, at CPython's thresholds: a larger first generation
-  made each young collection proportionally longer (10,000 objects: 30-50 ms stops, from
-  walking the survivors' references across a large heap) for no measurable saving;
+- young collections stay automatic. The first generation keeps CPython's threshold: a
+  larger one made each young collection proportionally longer (10,000 objects: 30-50 ms
+  stops, from walking the survivors' references across a large heap) for no measurable
+  saving. The middle generation is collected after every third young collection instead
+  of every eleventh (``MIDDLE_AFTER``): most of what survives a young collection here lives
+  for minutes (the resume buffer's messages, the engines' beats), so a middle collection
+  walks what three young ones passed on rather than eleven, and stops the loop that much less
+  (``attune bench load``, 900 straps in steady state: 19 -> 4 ms a middle collection on
+  average, the collector's share of a core 3.5 -> 2.9 %, memory per strap unchanged);
 - automatic full collections are off; one runs every ``full_every_s`` instead (default ten
   minutes), so cycles that did reach the old generation (a closed socket's objects, an
   exception's traceback) are still freed, at a known rate, with its pause logged.
@@ -36,6 +42,8 @@ log = structlog.get_logger(__name__)
 # set_threshold takes a C int; a full collection is due when this many young-generation
 # collections have happened since the last one: never, in practice.
 NEVER = 2**31 - 1
+# A middle-generation collection once more young ones than this have run (CPython: 10).
+MIDDLE_AFTER = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +63,8 @@ def apply(policy: GcPolicy) -> None:
         return
     gc.collect()  # start-up's own garbage goes now, not into the frozen set
     gc.freeze()
-    young_objects, young_collections, _ = gc.get_threshold()
-    gc.set_threshold(young_objects, young_collections, NEVER)
+    young_objects, _, _ = gc.get_threshold()
+    gc.set_threshold(young_objects, MIDDLE_AFTER, NEVER)
     log.info("gc_policy", frozen_objects=gc.get_freeze_count(), full_every_s=policy.full_every_s)
 
 
