@@ -13,6 +13,7 @@ import heapq
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -127,8 +128,10 @@ Rows = dict[Table, list[tuple[Any, ...]]]  # the rows to insert, by table, in co
 _MARKS = {"qmark": "?", "format": "%s", "numeric": ":{n}", "numeric_dollar": "${n}"}
 
 
-def _insert_statement(table: Table, columns: tuple[str, ...], mark: str) -> str:
-    """``INSERT INTO table (columns) VALUES (...)`` with a driver's positional ``mark``."""
+@cache  # every group commit inserts into the same few tables
+def _insert_statement(table: Table, mark: str) -> str:
+    """``INSERT INTO table (its columns) VALUES (...)`` with a driver's positional ``mark``."""
+    columns = columns_of(table)
     values = ", ".join(mark.format(n=n) for n in range(1, len(columns) + 1))
     # Names come from the schema and values are bound: nothing here comes from input.
     return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({values})"  # noqa: S608
@@ -189,7 +192,7 @@ async def _insert(db: Database, rows: Rows) -> None:
         return
     await db.execute_many(
         [
-            (_insert_statement(table, columns_of(table), mark), table_rows)
+            (_insert_statement(table, mark), table_rows)
             for table, table_rows in tables
         ]
     )
