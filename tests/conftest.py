@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from attune.settings import Settings
+from attune.store import Store
 
 DATA = Path(__file__).parent / "data"
 
@@ -34,3 +36,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path, secret_key="test-secret-key", port=0)
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[Store]:
+    """The storage layer on an SQLite file (what is particular to SQLite)."""
+    opened = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'attune.sqlite3'}")
+    yield opened
+    await opened.close()

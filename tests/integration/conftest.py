@@ -77,14 +77,6 @@ async def pg_schema() -> AsyncIterator[str]:
     await _drop_schema(schema)
 
 
-@pytest.fixture
-async def sqlite_store(tmp_path: Path) -> AsyncIterator[Store]:
-    """The storage layer on an SQLite file (what is particular to SQLite)."""
-    opened = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'attune.sqlite3'}")
-    yield opened
-    await opened.close()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def store(request, tmp_path: Path) -> AsyncIterator[Store]:
     """The storage layer on each backend."""

@@ -12,7 +12,6 @@ from collections.abc import Awaitable
 from sqlalchemy import text
 
 from attune.store import PendingRecord, RecordOutcome, Store
-from tests.integration.conftest import sqlite_store  # noqa: F401 - the fixture
 from tests.integration.test_store import NOW_S, a_session, batch
 
 BUSY_TIMEOUT_S = 5.0  # attune.store.database: PRAGMA busy_timeout=5000
@@ -42,7 +41,7 @@ async def _behind_a_long_write(store: Store, session_id: str, write: Awaitable[o
     return result
 
 
-async def test_a_write_waiting_longer_than_the_busy_timeout_lands(sqlite_store) -> None:  # noqa: F811
+async def test_a_write_waiting_longer_than_the_busy_timeout_lands(sqlite_store) -> None:
     store = sqlite_store
     _, client, session, _, _ = await a_session(store)
     baseline = store.clients.set_baseline(client.id, {"hr_bpm": 70.0}, now_s=NOW_S)
@@ -50,7 +49,7 @@ async def test_a_write_waiting_longer_than_the_busy_timeout_lands(sqlite_store) 
     assert (await store.clients.get(client.id)).baseline_set_at_s == NOW_S
 
 
-async def test_a_group_commit_waiting_that_long_lands(sqlite_store) -> None:  # noqa: F811
+async def test_a_group_commit_waiting_that_long_lands(sqlite_store) -> None:
     store = sqlite_store
     _, _, session, participant, _ = await a_session(store)
     item = PendingRecord(session.id, participant.id, batch(0, NOW_S), 1, True, NOW_S)
