@@ -1,6 +1,7 @@
 """Migrations on databases holding older data, on SQLite and PostgreSQL: 0001-era recordings
 survive 0002, get their live input order and replay as they were fed live; 0003 adds session
-controls; 0004 keeps old markers and gives new ones an idempotency key."""
+controls; 0004 keeps old markers and gives new ones an idempotency key; 0005 makes every
+kind of input claim its number in one table."""
 
 from __future__ import annotations
 
@@ -165,5 +166,67 @@ async def test_0004_keeps_old_markers_and_refuses_a_second_marker_with_one_key(
                 now_s=108.0,
                 idempotency_key="k-00000001",
             )
+    finally:
+        await store.close()
+
+
+async def test_0005_claims_the_numbers_old_inputs_hold_for_every_kind(old_database) -> None:
+    engine, url, pg_schema = old_database
+    async with engine.begin() as conn:
+        await conn.run_sync(_upgrade_to("0004"))
+        await conn.execute(OLD_SESSION)
+        await conn.execute(
+            text(
+                "INSERT INTO participants (id, session_id, role, display_name, token_sha256, "
+                "sensor_name, sensor_address) VALUES ('p1', 's1', 'client', 'Bea', :tok, '', '')"
+            ),
+            {"tok": "p1" * 32},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO ingest_log (participant_id, seq, kind, committed_at_s, session_id, "
+                "input_no, live) VALUES ('p1', 0, 'battery', 101.0, 's1', 1, true)"
+            )
+        )
+        await conn.execute(
+            insert(schema.battery_readings).values(
+                participant_id="p1", seq=0, at_s=101.0, level_pct=80
+            )
+        )
+        # Numbers 2 and 3 as markers, and 3 once more as a control: before 0005 nothing
+        # stopped two kinds of input from sharing a number.
+        for marker_id, input_no in (("m2", 2), ("m3", 3)):
+            await conn.execute(
+                text(
+                    "INSERT INTO markers (id, session_id, input_no, t_s, text, created_at_s) "
+                    "VALUES (:id, 's1', :no, 5.0, 'old', 105.0)"
+                ),
+                {"id": marker_id, "no": input_no},
+            )
+        await conn.execute(
+            text(
+                "INSERT INTO session_controls (id, session_id, input_no, t_s, kind, body_json, "
+                "created_at_s) VALUES ('c3', 's1', 3, 6.0, 'pacer_stop', '{}', 106.0)"
+            )
+        )
+    store = await Store.open(url, schema=pg_schema)
+    try:
+        assert await store.recording.last_input_no("s1") == 3
+        assert len(await store.recording.inputs("s1")) == 3  # the old recording is kept whole
+        for taken in (1, 2, 3):
+            with pytest.raises(ConflictError):
+                await store.controls.add(
+                    "s1",
+                    input_no=taken,
+                    t_s=7.0,
+                    kind="pacer_stop",
+                    body={},
+                    author_id=None,
+                    now_s=107.0,
+                )
+        added = await store.controls.add(
+            "s1", input_no=4, t_s=7.0, kind="pacer_stop", body={}, author_id=None, now_s=107.0
+        )
+        assert [c.id for c in await store.controls.of_session("s1")] == ["c3", added.id]
     finally:
         await store.close()

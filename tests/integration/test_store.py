@@ -124,6 +124,38 @@ async def test_recording_is_exactly_once_and_keeps_input_order(store) -> None:
     assert await store.recording.last_input_no(session.id) == 4
 
 
+async def test_inputs_of_every_kind_share_one_numbering(store) -> None:
+    """A number taken by one kind of input is taken for all: a stale instance's marker or
+    control cannot slip in beside its successor's collector message, nor the other way."""
+    _, _, session, participant, _ = await a_session(store)
+    record, sid = store.recording.record, session.id
+    await record(sid, participant.id, batch(0, NOW_S), input_no=1, live=True, now_s=NOW_S)
+    await store.recording.add_marker(sid, input_no=2, t_s=2.0, text="m", author_id=None, now_s=0)
+    await store.controls.add(
+        sid, input_no=3, t_s=3.0, kind="pacer_stop", body={}, author_id=None, now_s=NOW_S
+    )
+    for taken in (1, 2, 3):
+        with pytest.raises(ConflictError):
+            await store.recording.add_marker(
+                sid, input_no=taken, t_s=4.0, text="late", author_id=None, now_s=NOW_S
+            )
+        with pytest.raises(ConflictError):
+            await store.controls.add(
+                sid, input_no=taken, t_s=4.0, kind="pacer_stop", body={}, author_id=None, now_s=0
+            )
+        with pytest.raises(ConflictError):
+            await record(
+                sid, participant.id, batch(taken, NOW_S), input_no=taken, live=True, now_s=0
+            )
+    assert await store.recording.last_input_no(sid) == 3
+    assert [i.input_no for i in await store.recording.inputs(sid)] == [1, 2]
+    assert [c.input_no for c in await store.controls.of_session(sid)] == [3]
+    other = await store.sessions.create("Another", now_s=NOW_S)  # numbers are per session
+    await store.recording.add_marker(
+        other.id, input_no=1, t_s=1.0, text="m", author_id=None, now_s=0
+    )
+
+
 async def test_markers_join_the_input_order_and_events_round_trip(store) -> None:
     _, _, session, participant, _ = await a_session(store)
     await store.recording.record(

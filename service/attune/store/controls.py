@@ -19,6 +19,7 @@ from attune.errors import ConflictError
 from attune.store import schema
 from attune.store.database import Database
 from attune.store.keys import new_id
+from attune.store.recording import claim_input
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,7 @@ class Controls:
         row = ControlRow(new_id(), session_id, input_no, t_s, kind, body, author_id, now_s)
         try:
             async with self.db.begin() as conn:
+                await claim_input(conn, session_id, input_no)
                 await conn.execute(
                     insert(schema.session_controls).values(
                         id=row.id,

@@ -26,7 +26,6 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    union_all,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -119,6 +118,7 @@ _LOG_COLUMNS = (
     "live",
     "body_sha256",
 )
+_CLAIM_COLUMNS = ("session_id", "input_no")
 _BODY_COLUMNS: dict[Table, tuple[str, ...]] = {
     schema.notifications: ("participant_id", "seq", "idx", "received_at_s", "payload"),
     schema.link_events: ("participant_id", "seq", "at_s", "state", "reason"),
@@ -138,16 +138,22 @@ def _insert_statement(table: Table, mark: str) -> str:
 
 
 def columns_of(table: Table) -> tuple[str, ...]:
-    return _LOG_COLUMNS if table is schema.ingest_log else _BODY_COLUMNS[table]
+    if table is schema.ingest_log:
+        return _LOG_COLUMNS
+    if table is schema.input_numbers:
+        return _CLAIM_COLUMNS
+    return _BODY_COLUMNS[table]
 
 
 def ingest_rows(items: list[PendingRecord]) -> Rows:
     """The rows recording ``items``: the log first (its key is what a resend clashes on),
-    then the messages' bodies. Plain tuples, so that a batch costs no per-row binding work."""
-    rows: Rows = {schema.ingest_log: []}
-    log = rows[schema.ingest_log]
+    the input numbers they claim, then the messages' bodies. Plain tuples, so that a batch
+    costs no per-row binding work."""
+    rows: Rows = {schema.ingest_log: [], schema.input_numbers: []}
+    log, claims = rows[schema.ingest_log], rows[schema.input_numbers]
     for item in items:
         message, participant_id = item.message, item.participant_id
+        claims.append((item.session_id, item.input_no))
         log.append(
             (
                 participant_id,
@@ -191,10 +197,7 @@ async def _insert(db: Database, rows: Rows) -> None:
                 )
         return
     await db.execute_many(
-        [
-            (_insert_statement(table, mark), table_rows)
-            for table, table_rows in tables
-        ]
+        [(_insert_statement(table, mark), table_rows) for table, table_rows in tables]
     )
 
 
@@ -285,13 +288,10 @@ class Recording:
 
     async def last_input_no(self, session_id: str) -> int:
         """The highest input number used in a session (0 for none)."""
-        log, m = schema.ingest_log, schema.markers
-        both = union_all(
-            select(log.c.input_no.label("n")).where(log.c.session_id == session_id),
-            select(m.c.input_no.label("n")).where(m.c.session_id == session_id),
-        ).subquery()
+        claims = schema.input_numbers
+        query = select(func.max(claims.c.input_no)).where(claims.c.session_id == session_id)
         async with self.db.connect() as conn:
-            value = (await conn.execute(select(func.max(both.c.n)))).scalar()
+            value = (await conn.execute(query)).scalar()
         return 0 if value is None else int(value)
 
     async def collector_inputs(
@@ -340,6 +340,7 @@ class Recording:
         row = MarkerRow(new_id(), session_id, input_no, t_s, text, author_id, now_s)
         try:
             async with self.db.begin() as conn:
+                await claim_input(conn, session_id, input_no)
                 await conn.execute(
                     insert(schema.markers).values(
                         id=row.id,
@@ -374,6 +375,14 @@ class Recording:
         query = select(*_MARKER).where(m.c.session_id == session_id).order_by(m.c.input_no)
         async with self.db.connect() as conn:
             return [MarkerRow(*r) for r in await conn.execute(query)]
+
+
+async def claim_input(conn: AsyncConnection, session_id: str, input_no: int) -> None:
+    """Claim input number ``input_no`` of the session in ``conn``'s transaction (an
+    IntegrityError if it is taken)."""
+    await conn.execute(
+        insert(schema.input_numbers).values(session_id=session_id, input_no=input_no)
+    )
 
 
 async def _bodies(

@@ -142,6 +142,19 @@ ingest_log = Table(
 )
 
 
+# Every input of a session claims its number here, in the transaction that records it, so
+# two inputs of any kinds (a collector message, a marker, a control) can never share one: an
+# instance whose runtime is stale (another now computes the session) clashes and rebuilds,
+# rather than recording its input beside the new owner's (docs/deployment.md, "Fencing").
+input_numbers = Table(
+    "input_numbers",
+    metadata,
+    _session_fk(),
+    Column("input_no", BigInteger, nullable=False),
+    PrimaryKeyConstraint("session_id", "input_no"),
+)
+
+
 def _recorded(name: str, *columns: Column[object]) -> Table:
     return Table(
         name,
