@@ -172,6 +172,42 @@ async def test_a_marker_posted_again_with_its_idempotency_key_is_recorded_once(s
     assert [m["id"] for m in listed] == [first.json()["id"], unkeyed.json()["id"]]
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "markers", {"text": "after the clash"}),
+        ("PUT", "client-view", {"show_numbers": True}),
+    ],
+)
+async def test_an_input_recorded_behind_the_runtime_is_refused_once_then_taken_up(
+    service, method: str, path: str, body: dict[str, object]
+) -> None:
+    """Another instance recording the next input (scale-out) makes this one's runtime stale:
+    the clashing request gets 409, and the retry is computed from the rebuilt recording."""
+    session = await service.new_session()
+    runtimes, store = service.services.runtimes, service.services.store
+    runtime = await runtimes.get(session.id)
+    await store.controls.add(
+        session.id,
+        input_no=runtime.next_input_no,
+        t_s=1.0,
+        kind="client_view",
+        body={"show_numbers": False},
+        author_id=None,
+        now_s=time.time(),
+    )
+    url = f"/api/sessions/{session.id}/{path}"
+
+    clash = await session.therapist.http.request(method, url, json=body)
+    retry = await session.therapist.http.request(method, url, json=body)
+
+    assert clash.status_code == 409, clash.text
+    assert retry.status_code in (200, 201), retry.text
+    rebuilt = await runtimes.get(session.id)
+    assert rebuilt is not runtime
+    assert rebuilt.next_input_no == runtime.next_input_no + 2
+
+
 async def test_the_recording_pages_through_every_input(service) -> None:
     session = await service.new_session()
     t0 = time.time()

@@ -341,15 +341,20 @@ class SessionRuntimes:
             self._still_owned(runtime)
             if check is not None:
                 check(runtime)
-            row = await self.store.controls.add(
-                session_id,
-                input_no=runtime.next_input_no,
-                t_s=now_s - runtime.session.origin_s,
-                kind=kind,
-                body=dict(body),
-                author_id=author_id,
-                now_s=now_s,
-            )
+            try:
+                row = await self.store.controls.add(
+                    session_id,
+                    input_no=runtime.next_input_no,
+                    t_s=now_s - runtime.session.origin_s,
+                    kind=kind,
+                    body=dict(body),
+                    author_id=author_id,
+                    now_s=now_s,
+                )
+            except ConflictError:
+                # Another instance recorded this input number: our runtime is stale.
+                self.drop(session_id)
+                raise
             runtime.next_input_no += 1
             await self._effects(runtime, self._publish(runtime, row), now_s)
         return runtime
