@@ -209,6 +209,37 @@ async def test_a_reused_seq_with_other_content_is_a_conflict(service) -> None:
     ]
 
 
+async def test_a_message_whose_input_number_is_taken_is_sent_again_after_a_rebuild(
+    service,
+) -> None:
+    """Another instance recorded the session's next input (scale-out): the message that
+    clashes closes the connection unacknowledged, and sent again it is recorded after it."""
+    session = await service.new_session()
+    runtime = await service.services.runtimes.get(session.id)
+    await service.services.store.recording.add_marker(
+        session.id,
+        input_no=runtime.next_input_no,
+        t_s=1.0,
+        text="recorded elsewhere",
+        author_id=None,
+        now_s=time.time(),
+    )
+    headers = auth(session.collector_tokens["client"])
+    async with connect(f"{service.ws_url}/ingest", additional_headers=headers) as ws:
+        await greeted(ws)
+        await ws.send(batch(0))
+        with pytest.raises(ConnectionClosed) as closed:
+            await ws.recv()
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1011
+    async with connect(f"{service.ws_url}/ingest", additional_headers=headers) as ws:
+        assert (await greeted(ws))["last_seq"] is None  # nothing was recorded
+        await ws.send(batch(0))
+        assert json.loads(await ws.recv()) == {"v": 1, "type": "ack", "seq": 0}
+    inputs = await service.services.store.recording.inputs(session.id)
+    assert [i.input_no for i in inputs] == [runtime.next_input_no, runtime.next_input_no + 1]
+
+
 async def test_data_stamped_after_the_session_end_is_refused(service) -> None:
     session = await service.new_session()
     token = session.collector_tokens["client"]
