@@ -1,8 +1,10 @@
 """The append-only recording of a session: collector input and markers (see also events.py).
 
-Collector input and markers are a session's *inputs*: each gets the next ``input_no`` of its
-session when it is committed, the order in which the live pipeline consumed it, so feeding the
-inputs back in that order reproduces the live stream exactly (attune.api.runtime).
+Collector input and markers (and session controls, store/controls.py) are a session's
+*inputs*: each gets the next ``input_no`` of its session when it is committed, the order in
+which the live pipeline consumed it, so feeding the inputs back in that order reproduces the
+live stream exactly (attune.api.runtime). Each claims its number in ``input_numbers`` in the
+same transaction (``claim_input``), so no two inputs of any kinds share one.
 """
 
 from __future__ import annotations

@@ -123,7 +123,7 @@ view_links = Table(
 )
 
 # One row per collector message with a seq: the idempotency key of exactly-once ingest.
-# ``input_no`` orders a session's inputs as the live pipeline consumed them (ingest, markers),
+# ``input_no`` orders a session's inputs as the live pipeline consumed them (input_numbers),
 # so a rebuild reproduces the live stream exactly; ``live`` is false for a late message
 # (recorded, never fed live); ``body_sha256`` tells a resend from a reused seq.
 ingest_log = Table(
@@ -152,6 +152,9 @@ input_numbers = Table(
     _session_fk(),
     Column("input_no", BigInteger, nullable=False),
     PrimaryKeyConstraint("session_id", "input_no"),
+    # On SQLite the key is the table: one B-tree rather than a table and its key's index,
+    # for a row that every collector message adds.
+    sqlite_with_rowid=False,
 )
 
 

@@ -38,6 +38,7 @@ def upgrade() -> None:
         ),
         sa.Column("input_no", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("session_id", "input_no"),
+        sqlite_with_rowid=False,  # as in attune.store.schema
     )
     op.execute(BACKFILL)
 
