@@ -32,6 +32,10 @@ def _upgrade_to(revision: str):
 OLD_SESSION = text(
     "INSERT INTO sessions (id, title, created_at_s, notes) VALUES ('s1', 'Old session', 100.0, '')"
 )
+OLD_MARKER = text(
+    "INSERT INTO markers (id, session_id, input_no, t_s, text, created_at_s) "
+    "VALUES (:id, 's1', :no, 5.0, 'old', 105.0)"
+)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -131,12 +135,7 @@ async def test_0004_keeps_old_markers_and_refuses_a_second_marker_with_one_key(
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade_to("0003"))
         await conn.execute(OLD_SESSION)
-        await conn.execute(
-            text(
-                "INSERT INTO markers (id, session_id, input_no, t_s, text, created_at_s) "
-                "VALUES ('m1', 's1', 1, 5.0, 'old', 105.0)"
-            )
-        )
+        await conn.execute(OLD_MARKER, {"id": "m1", "no": 1})
     store = await Store.open(url, schema=pg_schema)
     try:
         marks = store.recording
@@ -196,13 +195,7 @@ async def test_0005_claims_the_numbers_old_inputs_hold_for_every_kind(old_databa
         # Numbers 2 and 3 as markers, and 3 once more as a control: before 0005 nothing
         # stopped two kinds of input from sharing a number.
         for marker_id, input_no in (("m2", 2), ("m3", 3)):
-            await conn.execute(
-                text(
-                    "INSERT INTO markers (id, session_id, input_no, t_s, text, created_at_s) "
-                    "VALUES (:id, 's1', :no, 5.0, 'old', 105.0)"
-                ),
-                {"id": marker_id, "no": input_no},
-            )
+            await conn.execute(OLD_MARKER, {"id": marker_id, "no": input_no})
         await conn.execute(
             text(
                 "INSERT INTO session_controls (id, session_id, input_no, t_s, kind, body_json, "
