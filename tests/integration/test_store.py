@@ -130,7 +130,9 @@ async def test_inputs_of_every_kind_share_one_numbering(store) -> None:
     _, _, session, participant, _ = await a_session(store)
     record, sid = store.recording.record, session.id
     await record(sid, participant.id, batch(0, NOW_S), input_no=1, live=True, now_s=NOW_S)
-    await store.recording.add_marker(sid, input_no=2, t_s=2.0, text="m", author_id=None, now_s=0)
+    await store.recording.add_marker(
+        sid, input_no=2, t_s=2.0, text="m", author_id=None, now_s=NOW_S
+    )
     await store.controls.add(
         sid, input_no=3, t_s=3.0, kind="pacer_stop", body={}, author_id=None, now_s=NOW_S
     )
@@ -141,18 +143,24 @@ async def test_inputs_of_every_kind_share_one_numbering(store) -> None:
             )
         with pytest.raises(ConflictError):
             await store.controls.add(
-                sid, input_no=taken, t_s=4.0, kind="pacer_stop", body={}, author_id=None, now_s=0
+                sid,
+                input_no=taken,
+                t_s=4.0,
+                kind="pacer_stop",
+                body={},
+                author_id=None,
+                now_s=NOW_S,
             )
         with pytest.raises(ConflictError):
             await record(
-                sid, participant.id, batch(taken, NOW_S), input_no=taken, live=True, now_s=0
+                sid, participant.id, batch(taken, NOW_S), input_no=taken, live=True, now_s=NOW_S
             )
     assert await store.recording.last_input_no(sid) == 3
     assert [i.input_no for i in await store.recording.inputs(sid)] == [1, 2]
     assert [c.input_no for c in await store.controls.of_session(sid)] == [3]
     other = await store.sessions.create("Another", now_s=NOW_S)  # numbers are per session
     await store.recording.add_marker(
-        other.id, input_no=1, t_s=1.0, text="m", author_id=None, now_s=0
+        other.id, input_no=1, t_s=1.0, text="m", author_id=None, now_s=NOW_S
     )
 
 
