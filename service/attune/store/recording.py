@@ -110,18 +110,19 @@ class PendingRecord:
     now_s: float
 
 
-_LOG_COLUMNS = (
-    "participant_id",
-    "seq",
-    "kind",
-    "committed_at_s",
-    "session_id",
-    "input_no",
-    "live",
-    "body_sha256",
-)
-_CLAIM_COLUMNS = ("session_id", "input_no")
-_BODY_COLUMNS: dict[Table, tuple[str, ...]] = {
+# The columns a group commit fills, by table, in the order of its row tuples.
+_COLUMNS: dict[Table, tuple[str, ...]] = {
+    schema.ingest_log: (
+        "participant_id",
+        "seq",
+        "kind",
+        "committed_at_s",
+        "session_id",
+        "input_no",
+        "live",
+        "body_sha256",
+    ),
+    schema.input_numbers: ("session_id", "input_no"),
     schema.notifications: ("participant_id", "seq", "idx", "received_at_s", "payload"),
     schema.link_events: ("participant_id", "seq", "at_s", "state", "reason"),
     schema.battery_readings: ("participant_id", "seq", "at_s", "level_pct"),
@@ -140,11 +141,7 @@ def _insert_statement(table: Table, mark: str) -> str:
 
 
 def columns_of(table: Table) -> tuple[str, ...]:
-    if table is schema.ingest_log:
-        return _LOG_COLUMNS
-    if table is schema.input_numbers:
-        return _CLAIM_COLUMNS
-    return _BODY_COLUMNS[table]
+    return _COLUMNS[table]
 
 
 def ingest_rows(items: list[PendingRecord]) -> Rows:
