@@ -15,9 +15,10 @@ that died. Requests that reach another instance are passed on (``Peers``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -219,6 +220,17 @@ class SessionRuntimes:
         session erased); the next use rebuilds it from the recording."""
         self._runtimes.pop(session_id, None)
 
+    @contextlib.contextmanager
+    def _dropped_on_clash(self, session_id: str) -> Iterator[None]:
+        """Around recording an input: a ConflictError means another instance recorded
+        under this input number (or marker key), so our runtime is stale; drop it, and the
+        retry is computed from the rebuilt recording."""
+        try:
+            yield
+        except ConflictError:
+            self.drop(session_id)
+            raise
+
     async def release_idle(self, idle_s: float) -> list[str]:
         """Give up the sessions unused for ``idle_s`` (scale-out: another instance may take
         them at once); returns their ids."""
@@ -245,12 +257,8 @@ class SessionRuntimes:
             pending = PendingRecord(
                 participant.session_id, participant.id, message, input_no, not late, now_s
             )
-            try:
+            with self._dropped_on_clash(participant.session_id):
                 outcome = await self.commits.record(pending)
-            except ConflictError:
-                # Another instance recorded this input number: our runtime is stale.
-                self.drop(participant.session_id)
-                raise
             if outcome is RecordOutcome.NEW:
                 runtime.next_input_no += 1
                 if not late:
@@ -290,7 +298,7 @@ class SessionRuntimes:
                             "send a new key with a new marker"
                         )
                     return earlier
-            try:
+            with self._dropped_on_clash(session_id):
                 marker = await self.store.recording.add_marker(
                     session_id,
                     input_no=runtime.next_input_no,
@@ -300,10 +308,6 @@ class SessionRuntimes:
                     now_s=now_s,
                     idempotency_key=idempotency_key,
                 )
-            except ConflictError:
-                # Another instance recorded this input number or key: our runtime is stale.
-                self.drop(session_id)
-                raise
             runtime.next_input_no += 1
             self._publish(runtime, marker)
         return marker
@@ -341,7 +345,7 @@ class SessionRuntimes:
             self._still_owned(runtime)
             if check is not None:
                 check(runtime)
-            try:
+            with self._dropped_on_clash(session_id):
                 row = await self.store.controls.add(
                     session_id,
                     input_no=runtime.next_input_no,
@@ -351,10 +355,6 @@ class SessionRuntimes:
                     author_id=author_id,
                     now_s=now_s,
                 )
-            except ConflictError:
-                # Another instance recorded this input number: our runtime is stale.
-                self.drop(session_id)
-                raise
             runtime.next_input_no += 1
             await self._effects(runtime, self._publish(runtime, row), now_s)
         return runtime
