@@ -71,7 +71,7 @@ def test_the_middle_generation_is_collected_after_every_third_young_collection()
         kept = [[] for _ in range(50_000)]  # long-lived survivors, like buffered messages
     finally:
         gc.callbacks.remove(seen)
-    assert len(kept) == 50_000
+    del kept  # alive until the collections were counted
     assert len(passes) > 40
     assert 2 not in passes
     # Young, young, young, middle, ...: one in MIDDLE_AFTER + 2.
