@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from attune.cli.bench import load
@@ -37,6 +37,10 @@ def test_one_small_step_reports_its_figures() -> None:
     assert step["service_cpu_pct"] > 0
     assert step["service_rss_mib"] > 0
     assert report["largest_held_straps"] in (0, 20)
+    (level,) = report["levels"]
+    assert (level["straps"], level["runs"]) == (20, 1)
+    assert level["held"] == step["held"]
+    assert level["latency_p99_ms_median"] == step["latency_p99_ms"]
 
 
 def test_a_step_whose_straps_never_all_connect_is_a_failed_step() -> None:
@@ -47,6 +51,54 @@ def test_a_step_whose_straps_never_all_connect_is_a_failed_step() -> None:
     assert (step.straps, step.sent, step.acked) == (1000, 0, 0)
     assert math.isnan(step.latency_p99_ms)
     assert json.loads(json.dumps(asdict(step)))["instances"] == 2  # reported like any step
+
+
+def _run_of(straps: int, *, held: bool, p99_ms: float, cpu_ms: float) -> load.Step:
+    args = argparse.Namespace(instances=1, dashboards=10, history_s=480.0)
+    step = load._unconnected(args, straps, 1.0)
+    return replace(step, held=held, latency_p99_ms=p99_ms, cpu_ms_per_strap_s=cpu_ms)
+
+
+def test_a_level_holds_when_most_of_its_runs_held_and_reports_their_medians() -> None:
+    runs = [
+        _run_of(400, held=False, p99_ms=106.0, cpu_ms=0.9),
+        _run_of(800, held=False, p99_ms=300.0, cpu_ms=1.1),
+        _run_of(400, held=True, p99_ms=60.0, cpu_ms=0.7),
+        _run_of(400, held=True, p99_ms=80.0, cpu_ms=0.8),
+        _run_of(800, held=True, p99_ms=90.0, cpu_ms=1.0),
+    ]
+    four, eight = load.levels(runs)
+    assert (four.straps, four.runs, four.held_runs, four.held) == (400, 3, 2, True)
+    assert (four.latency_p99_ms_median, four.cpu_ms_per_strap_s_median) == (80.0, 0.8)
+    # One of two is no majority.
+    assert (eight.straps, eight.runs, eight.held_runs, eight.held) == (800, 2, 1, False)
+    assert eight.latency_p99_ms_median == 195.0
+
+
+def test_a_level_whose_runs_measured_nothing_has_no_median() -> None:
+    args = argparse.Namespace(instances=1, dashboards=10, history_s=480.0)
+    (level,) = load.levels([load._unconnected(args, 1000, 130.0)])
+    assert not level.held
+    assert math.isnan(level.latency_p99_ms_median)
+    assert math.isnan(level.cpu_ms_per_strap_s_median)
+
+
+def test_runs_stop_once_the_majority_is_settled() -> None:
+    assert load.settled(1, 0, 1)
+    assert load.settled(0, 1, 1)
+    assert not load.settled(1, 0, 3)
+    assert not load.settled(1, 1, 3)
+    assert load.settled(2, 0, 3)
+    assert load.settled(0, 2, 3)
+    assert load.settled(0, 1, 2)  # two of two can no longer hold
+    assert not load.settled(1, 0, 2)
+
+
+def test_a_repeat_below_one_is_refused() -> None:
+    command = [sys.executable, "-m", "attune", "bench", "load", "--repeat", "0"]
+    done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "argument --repeat: must be at least 1" in done.stderr
 
 
 def _children(pid: int, word: str) -> list[int]:

@@ -14,7 +14,7 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from attune.cli.common import say, stop_event
+from attune.cli.common import positive_int, say, stop_event
 from attune.collector.collector import Collector, CollectorConfig, StrapSpec, ingest_url
 from attune.collector.link import LinkPolicy, Report
 from attune.collector.outbox import DEFAULT_MAX_MESSAGES, OutboxFile
@@ -60,7 +60,7 @@ def register(commands: Subcommands) -> None:
     )
     parser.add_argument(
         "--outbox-max-messages",
-        type=_positive_int,
+        type=positive_int,
         default=DEFAULT_MAX_MESSAGES,
         metavar="N",
         help="per strap; when full the oldest messages are dropped (default %(default)s)",
@@ -80,13 +80,6 @@ def register(commands: Subcommands) -> None:
         help="BlueZ notification path: StartNotify (default) or AcquireNotify",
     )
     parser.set_defaults(run=run)
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def pair_specs(devices: list[str], tokens: list[str]) -> list[StrapSpec]:

@@ -93,6 +93,14 @@ def async_command(
     return run
 
 
+def positive_int(text: str) -> int:
+    """An argparse ``type`` for counts of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def say(line: str = "") -> None:
     """Write a line for the user on stdout (logs go to stderr)."""
     sys.stdout.write(line + "\n")
