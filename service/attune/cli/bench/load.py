@@ -174,17 +174,20 @@ def levels(steps: Sequence[Step]) -> list[Level]:
     by_straps: dict[int, list[Step]] = {}
     for step in steps:
         by_straps.setdefault(step.straps, []).append(step)
-    return [
-        Level(
-            straps=straps,
-            runs=len(runs),
-            held_runs=sum(r.held for r in runs),
-            held=2 * sum(r.held for r in runs) > len(runs),
-            latency_p99_ms_median=_finite_median([r.latency_p99_ms for r in runs]),
-            cpu_ms_per_strap_s_median=_finite_median([r.cpu_ms_per_strap_s for r in runs]),
+    summary = []
+    for straps, runs in by_straps.items():
+        held_runs = sum(r.held for r in runs)
+        summary.append(
+            Level(
+                straps=straps,
+                runs=len(runs),
+                held_runs=held_runs,
+                held=2 * held_runs > len(runs),
+                latency_p99_ms_median=_finite_median([r.latency_p99_ms for r in runs]),
+                cpu_ms_per_strap_s_median=_finite_median([r.cpu_ms_per_strap_s for r in runs]),
+            )
         )
-        for straps, runs in by_straps.items()
-    ]
+    return summary
 
 
 def settled(held_runs: int, failed_runs: int, repeat: int) -> bool:
@@ -277,10 +280,10 @@ async def _run(args: argparse.Namespace) -> list[Step]:
 async def _level(args: argparse.Namespace, straps: int) -> list[Step]:
     """Runs of N until the majority of ``--repeat`` is settled."""
     runs: list[Step] = []
-    while not runs or not settled(
-        sum(r.held for r in runs), sum(not r.held for r in runs), args.repeat
-    ):
+    held_runs = 0
+    while not settled(held_runs, len(runs) - held_runs, args.repeat):
         runs.append(await _step(args, straps))
+        held_runs += runs[-1].held
     return runs
 
 
