@@ -52,10 +52,16 @@ async def test_its_connection_has_the_engines_pragmas(tmp_path: Path) -> None:
         writer._executor,  # its own thread: the only one that may use its connection
         lambda: [
             writer._connection.execute(f"PRAGMA {name}").fetchone()[0]  # type: ignore[union-attr]
-            for name in ("journal_mode", "synchronous", "foreign_keys", "secure_delete")
+            for name in (
+                "journal_mode",
+                "synchronous",
+                "foreign_keys",
+                "secure_delete",
+                "wal_autocheckpoint",
+            )
         ],
     )
-    assert pragmas == ["wal", 2, 1, 1]  # synchronous=2 is FULL
+    assert pragmas == ["wal", 2, 1, 1, 0]  # synchronous=2 is FULL; checkpoints: a thread
     await writer.close()
 
 

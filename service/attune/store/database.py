@@ -18,6 +18,7 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from attune.errors import ConfigError
+from attune.store.sqlite_checkpoint import WalCheckpointer
 from attune.store.sqlite_writer import SqliteRowWriter, Statement
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -44,6 +45,7 @@ class Database:
     engine: AsyncEngine
     _writer: asyncio.Lock | None = field(default=None, init=False)
     _rows_writer: SqliteRowWriter | None = field(default=None, init=False)
+    _checkpointer: WalCheckpointer | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         if is_sqlite(self.engine):
@@ -51,6 +53,9 @@ class Database:
             path = self.engine.url.database
             if path not in (None, "", ":memory:"):  # a file other connections can open too
                 object.__setattr__(self, "_rows_writer", SqliteRowWriter(path, SQLITE_PRAGMAS))
+                checkpointer = WalCheckpointer(path, SQLITE_PRAGMAS)
+                checkpointer.start()
+                object.__setattr__(self, "_checkpointer", checkpointer)
 
     @property
     def paramstyle(self) -> str:
@@ -81,15 +86,19 @@ class Database:
     async def compact_after_erasure(self) -> bool:
         """After deleting personal data, push SQLite's WAL into the main file and truncate
         it, so no old copy of a deleted page stays in the log (secure_delete zeroed the main
-        file's). Taken as a writer, so no commit of this process is under way. False if a
+        file's). Taken as a writer, so no commit of this process is under way, with the
+        checkpointer thread paused (SQLite runs one checkpoint at a time). False if a
         reader still held old pages and the log could not be truncated yet."""
         if self._writer is None:
             return True
-        async with self._turn(), self.engine.connect() as connection:
+        paused = self._checkpointer.paused() if self._checkpointer else contextlib.nullcontext()
+        async with self._turn(), paused, self.engine.connect() as connection:
             row = (await connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))).first()
         return row is None or row[0] == 0
 
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.close)  # joins its thread
         if self._rows_writer is not None:
             await self._rows_writer.close()
         await self.engine.dispose()
@@ -109,6 +118,9 @@ SQLITE_PRAGMAS = (
     "foreign_keys=ON",
     "busy_timeout=5000",
     "secure_delete=ON",
+    # Checkpoints run on a thread of their own (attune.store.sqlite_checkpoint), not inside
+    # whichever commit takes the log past 1,000 pages.
+    "wal_autocheckpoint=0",
 )
 
 

@@ -79,18 +79,23 @@ class SqliteRowWriter:
             self._close()
 
     def _open(self) -> sqlite3.Connection:
-        # isolation_level=None: no implicit transactions; _transaction says BEGIN and COMMIT.
-        connection = sqlite3.connect(self._path, isolation_level=None)
-        try:
-            for pragma in self._pragmas:
-                connection.execute(f"PRAGMA {pragma}")
-        except sqlite3.Error:
-            connection.close()  # not used half set up
-            raise
-        self._connection = connection
-        return connection
+        self._connection = connect(self._path, self._pragmas)
+        return self._connection
 
     def _close(self) -> None:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+def connect(path: str, pragmas: Sequence[str]) -> sqlite3.Connection:
+    """A connection to ``path`` with ``pragmas`` set, in autocommit mode (no implicit
+    transactions: its user says BEGIN and COMMIT)."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        for pragma in pragmas:
+            connection.execute(f"PRAGMA {pragma}")
+    except sqlite3.Error:
+        connection.close()  # not used half set up
+        raise
+    return connection
