@@ -94,6 +94,18 @@ def test_runs_stop_once_the_majority_is_settled() -> None:
     assert not load.settled(1, 0, 2)
 
 
+def test_sessions_start_at_spread_out_moments_before_their_backlog() -> None:
+    starts = load.session_starts(1000.0, 480.0, 200)
+    assert max(starts) == 520.0  # room for the whole backlog
+    assert min(starts) > 520.0 - load.STAGGER_S
+    # Their 5 s grids (the slow metrics') fall due evenly: each second of five holds a fifth.
+    per_second = [0] * 5
+    for start_s in starts:
+        per_second[math.floor(start_s % 5.0)] += 1
+    assert per_second == [40] * 5
+    assert load.session_starts(1000.0, 0.0, 1) == [1000.0]
+
+
 def test_a_repeat_below_one_is_refused() -> None:
     command = [sys.executable, "-m", "attune", "bench", "load", "--repeat", "0"]
     done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=60)

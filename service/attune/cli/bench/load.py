@@ -372,6 +372,22 @@ class _Provisioned:
     sessions: list[tuple[str, list[tuple[str, str]]]]  # session, [(participant, token)]
 
 
+# Sessions' start times are spread over this span, as a clinic's sessions start at different
+# moments. A session's periodic work runs on a grid of its own session time: synchrony
+# every 2 s, the slow HRV metrics every 5 s, the stress index every 30 s. With one start
+# for all, every session's slow metrics fell due in the same second, every 2 s a synchrony
+# update in the same second, and every 10 s both: a burst of 10 % or more of the sessions'
+# work that stopped the loop for over 100 ms (a loop watchdog on 400 straps), from an
+# alignment that sessions started by people do not have.
+STAGGER_S = 60.0
+
+
+def session_starts(now_s: float, history_s: float, sessions: int) -> list[float]:
+    """When each session started: early enough for its ``history_s`` of backlog, spread
+    evenly over ``STAGGER_S`` before that."""
+    return [now_s - history_s - STAGGER_S * i / sessions for i in range(sessions)]
+
+
 async def _provision(env: dict[str, str], sessions: int, history_s: float) -> _Provisioned:
     store = await Store.open(env["ATTUNE_DATABASE_URL"], schema=env.get("ATTUNE_DATABASE_SCHEMA"))
     try:
@@ -382,12 +398,11 @@ async def _provision(env: dict[str, str], sessions: int, history_s: float) -> _P
         )
         client = await store.clients.create(therapist.id, "C-LOAD", "Load", now_s=now_s)
         out = []
-        for i in range(sessions):
+        for i, started_s in enumerate(session_starts(now_s, history_s, sessions)):
             session = await store.sessions.create(
                 f"load {i}", now_s=now_s, client_id=client.id, therapist_id=therapist.id
             )
-            # Started early enough for the backlog the collectors bring.
-            await store.sessions.start(session.id, now_s=now_s - history_s)
+            await store.sessions.start(session.id, now_s=started_s)
             pairs = []
             for role in ("therapist", "client"):
                 participant, token = await store.sessions.add_participant(session.id, role, role)
