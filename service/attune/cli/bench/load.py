@@ -10,7 +10,9 @@ Sessions are measured in their steady state, not in their first minute: a sessio
 minutes cost the pipeline about half of what later ones do (windows and the synchrony null
 are still filling). So each session already has ``--history-s`` of recording when the window
 opens: its collectors connect with that much backlog and catch up on it in batches, as
-collectors do after an outage, then go on live at one notification a second.
+collectors do after an outage, then go on live at one notification a second. The sessions
+started at moments spread over a minute, as a clinic's do, so their periodic work (synchrony
+every 2 s, slow HRV metrics every 5 s) does not fall due in the same second for all.
 
 Per step (a fresh database, fresh servers), after a ramp and the catch-up: throughput (acknowledged
 notifications a second), ack latency (send to ``ack``, i.e. the commit), ingest-to-dashboard
@@ -376,9 +378,9 @@ class _Provisioned:
 # moments. A session's periodic work runs on a grid of its own session time: synchrony
 # every 2 s, the slow HRV metrics every 5 s, the stress index every 30 s. With one start
 # for all, every session's slow metrics fell due in the same second, every 2 s a synchrony
-# update in the same second, and every 10 s both: a burst of 10 % or more of the sessions'
-# work that stopped the loop for over 100 ms (a loop watchdog on 400 straps), from an
-# alignment that sessions started by people do not have.
+# update in the same second, and every 10 s both: bursts that stopped the loop for 110-120
+# ms (a loop watchdog at 400 straps), from an alignment that sessions started by people do
+# not have.
 STAGGER_S = 60.0
 
 
