@@ -75,6 +75,18 @@ def test_a_level_holds_when_most_of_its_runs_held_and_reports_their_medians() ->
     assert eight.latency_p99_ms_median == 195.0
 
 
+def test_the_report_line_counts_the_runs_that_held_whatever_the_verdict() -> None:
+    runs = [
+        _run_of(1000, held=False, p99_ms=1129.0, cpu_ms=0.93),
+        _run_of(1000, held=True, p99_ms=54.0, cpu_ms=0.80),
+        _run_of(1000, held=False, p99_ms=265.0, cpu_ms=0.94),
+    ]
+    (level,) = load.levels(runs)
+    line = load.level_line(level)
+    assert "fails: held in 1 of 3 runs" in line
+    assert "p99=  265.0 ms" in line
+
+
 def test_a_level_whose_runs_measured_nothing_has_no_median() -> None:
     args = argparse.Namespace(instances=1, dashboards=10, history_s=480.0)
     (level,) = load.levels([load._unconnected(args, 1000, 130.0)])

@@ -197,6 +197,16 @@ def settled(held_runs: int, failed_runs: int, repeat: int) -> bool:
     return 2 * held_runs > repeat or 2 * failed_runs >= repeat
 
 
+def level_line(level: Level) -> str:
+    """One N's verdict over its runs, for the text report."""
+    return (
+        f"  N={level.straps:<5} {'holds' if level.held else 'fails'}: held in "
+        f"{level.held_runs} of {level.runs} runs, median e2e "
+        f"p99={level.latency_p99_ms_median:7.1f} ms, "
+        f"{level.cpu_ms_per_strap_s_median:.3f} ms cpu/strap/s"
+    )
+
+
 def _finite_median(values: list[float]) -> float:
     finite = [v for v in values if math.isfinite(v)]
     return statistics.median(finite) if finite else math.nan
@@ -237,12 +247,7 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.repeat > 1:
         for level in summary:
-            say(
-                f"  N={level.straps:<5} {'holds' if level.held else 'fails':<5} "
-                f"in {level.held_runs} of {level.runs} runs: median e2e "
-                f"p99={level.latency_p99_ms_median:7.1f} ms, "
-                f"{level.cpu_ms_per_strap_s_median:.3f} ms cpu/strap/s"
-            )
+            say(level_line(level))
     say(f"  largest N held at p99 < {P99_LIMIT_MS:.0f} ms: {best} ({per_process:.0f} per process)")
     return 0
 
