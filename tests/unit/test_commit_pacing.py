@@ -5,6 +5,7 @@ that queued meanwhile (attune.api.commits)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 
 from attune.api.commits import GroupCommit, commit_wait_s
@@ -56,7 +57,7 @@ async def test_under_load_commits_start_an_interval_apart_and_take_what_queued()
         await asyncio.sleep(0.001)
     assert await asyncio.gather(*waiters) == [RecordOutcome.NEW] * 200
     assert sum(recorder.sizes) == 200
-    gaps_s = [b - a for a, b in zip(recorder.starts_s, recorder.starts_s[1:], strict=False)]
+    gaps_s = [b - a for a, b in itertools.pairwise(recorder.starts_s)]
     assert min(gaps_s) >= INTERVAL_S - 1e-6  # the loop's timer may fire a hair early
     # The messages shared commits (unless each took the producer a whole interval to send).
     assert commits.batches == len(recorder.sizes) < 200
