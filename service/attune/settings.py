@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     # The serving process runs a full cycle collection this often instead of whenever
     # CPython's rule says (attune.cli.gc_policy); 0 keeps CPython's defaults.
     gc_full_every_s: float = Field(default=600.0, ge=0)
+    # ... and a young cycle collection this often, so none walks more than that brought
+    # (attune.cli.gc_policy); 0 leaves young collections to CPython's rule alone.
+    gc_young_every_s: float = Field(default=0.1, ge=0)
 
     def resolved_secret_key(self) -> str:
         """The configured key, or one kept in ``data_dir/secret.key`` so links survive restarts."""

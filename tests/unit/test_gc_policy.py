@@ -5,12 +5,20 @@ from __future__ import annotations
 import asyncio
 import gc
 import weakref
+from collections import deque
 from collections.abc import Iterator
 
 import pytest
 from structlog.testing import capture_logs
 
-from attune.cli.gc_policy import MIDDLE_AFTER, NEVER, GcPolicy, apply, collect_forever
+from attune.cli.gc_policy import (
+    MIDDLE_AFTER,
+    NEVER,
+    GcPolicy,
+    apply,
+    collect_forever,
+    generation_due,
+)
 
 
 @pytest.fixture
@@ -88,14 +96,15 @@ def test_disabled_policy_leaves_cpython_alone() -> None:
 
 @pytest.mark.usefixtures("restored_gc")
 async def test_scheduled_full_collection_frees_old_cycles_and_logs_its_pause() -> None:
-    apply(GcPolicy(full_every_s=30.0))
+    policy = GcPolicy(full_every_s=30.0, young_every_s=0.0)  # full collections alone
+    apply(policy)
     dead = _old_cycle()
     for _ in range(50):  # young collections never reach the oldest generation
         gc.collect(1)
     assert dead() is not None
     ticks = _Ticks(2)
     with capture_logs() as logs, pytest.raises(asyncio.CancelledError):
-        await collect_forever(GcPolicy(full_every_s=30.0), sleep=ticks)
+        await collect_forever(policy, sleep=ticks)
     assert dead() is None
     assert ticks.slept_s == [30.0, 30.0]
     pauses = [e for e in logs if e["event"] == "gc_full"]
@@ -107,9 +116,45 @@ async def test_scheduled_full_collection_frees_old_cycles_and_logs_its_pause() -
 async def test_disabled_policy_schedules_nothing() -> None:
     calls: list[int] = []
 
-    def collect() -> int:
-        calls.append(1)
+    def collect(generation: int) -> int:
+        calls.append(generation)
         return 0
 
     await collect_forever(GcPolicy(full_every_s=0.0), sleep=_Ticks(3), collect=collect)
     assert calls == []
+
+
+async def test_timed_collections_take_young_middle_and_full_generations_in_rhythm() -> None:
+    taken: list[int] = []
+
+    def collect(generation: int) -> int:
+        taken.append(generation)
+        return 0
+
+    ticks = _Ticks(12)
+    with capture_logs() as logs, pytest.raises(asyncio.CancelledError):
+        await collect_forever(
+            GcPolicy(full_every_s=0.6, young_every_s=0.1), sleep=ticks, collect=collect
+        )
+    assert ticks.slept_s == pytest.approx([0.1] * 12)
+    # Young, young, middle (one in MIDDLE_AFTER + 1), ..., and the full one every 6th tick.
+    assert taken == [0, 0, 1, 0, 0, 2, 0, 0, 1, 0, 0, 2]
+    assert [e["event"] for e in logs] == ["gc_full", "gc_full"]  # young ones are not logged
+    assert generation_due(6000, 6000) == 2
+
+
+@pytest.mark.usefixtures("restored_gc")
+async def test_a_timed_young_collection_empties_the_young_generation_that_churn_lets_grow() -> None:
+    policy = GcPolicy(full_every_s=600.0)
+    apply(policy)
+    buffer = deque([_Node() for _ in range(30_000)], maxlen=30_000)
+    gc.collect(1)  # the buffered messages are old now
+    for _ in range(30_000):
+        buffer.append(_Node())  # each new message evicts the oldest, as a resume buffer does
+    # CPython counts the old ones' deallocations against the new allocations, so no young
+    # collection came due, and the young generation holds every new message.
+    assert len(gc.get_objects(0)) > 25_000
+    with pytest.raises(asyncio.CancelledError):
+        await collect_forever(policy, sleep=_Ticks(1))
+    assert len(gc.get_objects(0)) < 1_000
+    assert len(buffer) == 30_000

@@ -72,9 +72,11 @@ async def _serve(settings: Settings, *, lsl: bool) -> None:
     stop = stop_event()
     server, server_task = await start_server(app, settings)
     say(f"Attune is serving at {http_base(settings.host, server.bound_port())}")
-    gc_policy = GcPolicy(full_every_s=settings.gc_full_every_s)
+    gc_policy = GcPolicy(
+        full_every_s=settings.gc_full_every_s, young_every_s=settings.gc_young_every_s
+    )
     apply(gc_policy)
-    collector = asyncio.create_task(collect_forever(gc_policy), name="gc-full")
+    collector = asyncio.create_task(collect_forever(gc_policy), name="gc-timer")
     bridge = None
     if lsl:
         services: Services = app.state.services
