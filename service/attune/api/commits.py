@@ -10,7 +10,7 @@ own commit. The linger is the price: a few milliseconds on every ack.
 
 Commits also start at least ``interval_s`` apart. A commit has a fixed cost whatever it
 holds (on SQLite about 0.4 ms of the writer's CPU for BEGIN, the log's pages and the fsync,
-against 0.05 ms a message: docs/deployment.md, Capacity), and back-to-back commits under
+against 0.05 ms a message: docs/capacity-log.md), and back-to-back commits under
 load ran 107-146 a second with 3-4 messages each. At most 50 a second, each takes
 what 20 ms brought: at 450 straps that took the service from 1.90-2.02 to 1.59-1.61 ms of
 CPU a strap-second (two pairs of runs). A message waits at most ``interval_s`` more for it,

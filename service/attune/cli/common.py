@@ -155,7 +155,7 @@ async def start_server(
         # websockets' Sans-I/O protocol parses frames as the bytes arrive; the legacy one
         # awaits its stream reader for each part of a frame. With the pipeline stubbed out,
         # 400 straps cost 0.48-0.52 ms of CPU a strap-second on it and 0.54-0.57 on the
-        # legacy one (docs/deployment.md, Capacity). uvicorn's "auto" picks it since 0.50.
+        # legacy one (docs/capacity-log.md, ninth machine). uvicorn's "auto" picks it since 0.50.
         ws="websockets-sansio",
         # Behind a TLS proxy, X-Forwarded-Proto makes request.url https (Secure cookies).
         proxy_headers=True,

@@ -184,7 +184,7 @@ def ingest_rows(items: list[PendingRecord]) -> Rows:
 async def _insert(db: Database, rows: Rows) -> None:
     """Plain ``executemany`` of tuples where the parameter style is positional (SQLite's and
     asyncpg's are): SQLAlchemy's per-row binding was most of a group commit's CPU in the
-    event loop (``attune bench load``, docs/deployment.md)."""
+    event loop (``attune bench load``, docs/capacity-log.md)."""
     tables = [(table, table_rows) for table, table_rows in rows.items() if table_rows]
     mark = _MARKS.get(db.paramstyle)
     if mark is None:  # a driver that takes named parameters only
