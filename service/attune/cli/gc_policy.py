@@ -32,7 +32,7 @@ to collect), so the policy, as Instagram's and others' for latency-bound CPython
   under steady load that count stays near zero while the young generation fills. At 1,250
   straps it held 152,047 objects; a young collection every 4-20 s stopped the loop 43-84 ms
   and a middle one about every 30 s 144-164 ms, and runs at that load held in two of three.
-  On the timer each walks what 100 ms brought: middle collections 7-10 ms at the median
+  On the timer each walks what 100 ms brought: middle collections 6.6-10.2 ms at the median
   and 22 ms at most at 1,250 and 1,500 straps, for no more CPU (docs/capacity-log.md, tenth
   machine).
 """
