@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from attune.hub import EndReason, LiveItem, MemoryHub, SubscriptionEnded
+from attune.hub.subscription import audience_of, audience_text
 
 THERAPIST = frozenset({"therapist"})
 EVERYONE = frozenset({"therapist", "client"})
@@ -40,6 +41,24 @@ async def test_resume_replays_buffered_messages_after_the_seq() -> None:
     subscription = await hub.subscribe("s", "therapist", after_seq=7)
     hub.publish("s", item(11))
     assert await drain(subscription, 4) == [8, 9, 10, 11]
+
+
+async def test_a_resumed_message_is_the_one_published_and_keeps_its_audience() -> None:
+    hub = MemoryHub()
+    published = [item(1, THERAPIST), item(2, droppable=False), item(3, frozenset())]
+    for message in published:
+        hub.publish("s", message)
+    therapist = await hub.subscribe("s", "therapist", after_seq=0)
+    client = await hub.subscribe("s", "client", after_seq=0)
+    assert [await therapist.get() for _ in range(2)] == published[:2]
+    assert [await client.get()] == [published[1]]
+    assert (therapist.pending, client.pending) == (0, 0)
+
+
+def test_an_audience_survives_its_text_form() -> None:
+    for audience in (EVERYONE, THERAPIST, frozenset()):
+        assert audience_of(audience_text(audience)) == audience
+    assert audience_text(EVERYONE) == "client,therapist"  # the Redis stream's field a
 
 
 async def test_a_resumed_backlog_larger_than_the_queue_arrives_whole() -> None:

@@ -3,16 +3,16 @@ resume buffer of the last ``buffer_messages`` messages."""
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from attune.hub.resume_buffer import ResumeBuffer
 from attune.hub.subscription import EndReason, LiveItem, Subscription
 
 
 @dataclass(slots=True)
 class _Channel:
-    buffer: deque[LiveItem]
+    buffer: ResumeBuffer
     subscribers: set[Subscription] = field(default_factory=set)
 
 
@@ -39,8 +39,8 @@ class MemoryHub:
     async def subscribe(self, session_id: str, role: str, after_seq: int | None) -> Subscription:
         """Subscribe; buffered messages after ``after_seq`` are queued first (resume)."""
         channel = self._channel(session_id)
-        latest = channel.buffer[-1].seq if channel.buffer else 0
-        backlog = [] if after_seq is None else [i for i in channel.buffer if i.seq > after_seq]
+        latest = channel.buffer.last_seq
+        backlog = [] if after_seq is None else channel.buffer.after(after_seq)
         # The backlog is what the viewer asked for: it gets room on top of the live queue.
         subscription = Subscription(role, self.queue_messages + len(backlog), latest)
         for item in backlog:
@@ -62,5 +62,5 @@ class MemoryHub:
 
     def _channel(self, session_id: str) -> _Channel:
         if session_id not in self._channels:
-            self._channels[session_id] = _Channel(deque(maxlen=self.buffer_messages))
+            self._channels[session_id] = _Channel(ResumeBuffer(self.buffer_messages))
         return self._channels[session_id]

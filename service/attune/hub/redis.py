@@ -41,7 +41,13 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import NoScriptError, RedisError
 
-from attune.hub.subscription import EndReason, LiveItem, Subscription
+from attune.hub.subscription import (
+    EndReason,
+    LiveItem,
+    Subscription,
+    audience_of,
+    audience_text,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -129,8 +135,9 @@ def _seq(entry_id: str) -> int:
 
 
 def _item(entry_id: str, fields: dict[str, str]) -> LiveItem:
-    roles = frozenset(fields["a"].split(",")) if fields.get("a") else frozenset()
-    return LiveItem(_seq(entry_id), roles, fields["t"], fields.get("d") == "1")
+    return LiveItem(
+        _seq(entry_id), audience_of(fields.get("a", "")), fields["t"], fields.get("d") == "1"
+    )
 
 
 @dataclass(slots=True)
@@ -359,7 +366,7 @@ class RedisHub:
         fence = self.fence_of(session_id) or ""
         argv: list[str | int] = [fence, self.buffer_messages, int(self.stream_ttl_s * 1000)]
         for item in items:
-            argv += [item.seq, item.text, ",".join(sorted(item.audience)), int(item.droppable)]
+            argv += [item.seq, item.text, audience_text(item.audience), int(item.droppable)]
         keys = (self.keys.lease(session_id), self.keys.erased(session_id))
         pipe.evalsha(self._publish_sha, 3, *keys, self.keys.live(session_id), *argv)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -25,6 +26,18 @@ class LiveItem:
     audience: frozenset[str]
     text: str
     droppable: bool = False
+
+
+@functools.lru_cache(maxsize=64)
+def audience_text(audience: frozenset[str]) -> str:
+    """An audience as text: its roles sorted and comma-separated (``audience_of`` reverses it)."""
+    return ",".join(sorted(audience))
+
+
+@functools.lru_cache(maxsize=64)
+def audience_of(text: str) -> frozenset[str]:
+    """The audience that ``audience_text`` wrote as ``text``."""
+    return frozenset(text.split(",")) if text else frozenset()
 
 
 class EndReason(enum.StrEnum):
