@@ -44,15 +44,14 @@ class ResumeBuffer:
     _sealed: deque[tuple[_Entry, ...]] = field(default_factory=deque)
     _open: list[_Entry] = field(default_factory=list)
     _skip: int = 0  # messages at the front of the oldest chunk that are past the limit
-    _size: int = 0
 
     def __len__(self) -> int:
-        return self._size
+        return len(self._sealed) * CHUNK + len(self._open) - self._skip
 
     @property
     def last_seq(self) -> int:
         """The newest message's seq; 0 when empty."""
-        if not self._size:
+        if not len(self):
             return 0
         return (self._open or self._sealed[-1])[-1][0]
 
@@ -61,9 +60,7 @@ class ResumeBuffer:
         if len(self._open) == CHUNK:
             self._sealed.append(tuple(self._open))
             self._open.clear()
-        self._size += 1
-        if self._size > self.limit:
-            self._size -= 1
+        if len(self) > self.limit:
             self._skip += 1
             if self._skip == CHUNK:  # only a sealed chunk can be wholly past the limit
                 self._sealed.popleft()
@@ -76,7 +73,7 @@ class ResumeBuffer:
     def clear(self) -> None:
         self._sealed.clear()
         self._open.clear()
-        self._skip = self._size = 0
+        self._skip = 0
 
     def after(self, seq: int) -> list[LiveItem]:
         """The buffered messages whose seq is above ``seq``, oldest first."""
